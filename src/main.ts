@@ -1,7 +1,7 @@
 import cluster from "node:cluster";
 import pino from "pino";
 import { ConfigError, type Config, loadConfig } from "./config.ts";
-import { startServer } from "./server.ts";
+import { exitOnSignals, startServer } from "./server.ts";
 
 /** Entry point: parse config, then serve (one process) or supervise workers (HERALD_WORKERS > 1). */
 async function main(): Promise<void> {
@@ -31,17 +31,7 @@ async function main(): Promise<void> {
     logger.info("the SQLite store serves exactly one process; use a Redis HERALD_STORE_URL to run more instances");
   }
   if (config.devCredentials) printDevelopmentBanner(config, server.port);
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.once(signal, () => {
-      server.shutdown(signal).then(
-        () => process.exit(0),
-        (error) => {
-          logger.error({ err: error }, "shutdown failed");
-          process.exit(1);
-        },
-      );
-    });
-  }
+  exitOnSignals(server, logger);
 }
 
 /** Outside production with no configured keys: show a new user how to call the API right away. */

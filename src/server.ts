@@ -5,14 +5,15 @@ import { createAdaptorServer } from "@hono/node-server";
 import type { Logger } from "pino";
 import { createApp } from "./app.ts";
 import type { Config } from "./config.ts";
-import { type AppDeps } from "./http/env.ts";
-import { createMetrics } from "./http/metrics.ts";
+import type { AppDeps } from "./http/env.ts";
+import { createMetrics, type Metrics } from "./http/metrics.ts";
 import { openStore } from "./store/index.ts";
 import { instrumentStore } from "./store/instrumented.ts";
 
 export type RunningServer = {
   port: number;
   instanceId: string;
+  metrics: Metrics;
   /** Drains and stops; resolves when every connection is closed and the store is closed. */
   shutdown(reason: string): Promise<void>;
 };
@@ -106,7 +107,23 @@ export async function startServer(
     return stopping;
   };
 
-  return { port, instanceId, shutdown };
+  return { port, instanceId, metrics, shutdown };
+}
+
+
+/** SIGTERM (Kubernetes, docker stop) and SIGINT (Ctrl-C) both drain, then exit 0. */
+export function exitOnSignals(server: RunningServer, logger: Logger): void {
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.once(signal, () => {
+      server.shutdown(signal).then(
+        () => process.exit(0),
+        (error) => {
+          logger.error({ err: error }, "shutdown failed");
+          process.exit(1);
+        },
+      );
+    });
+  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
