@@ -86,7 +86,9 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
     new Promise((resolve) => client.once("ready", resolve)),
     new Promise((resolve) => setTimeout(resolve, Math.max(2000, options.timeoutMs * 2)).unref()),
   ]);
-  return new RedisStore(client, kind, options.feedMax);
+  // Cluster clients retry internally (slot refreshes, redirections) past commandTimeout, so a dead
+  // master's slots would cost callers well over a second; an overall deadline keeps the bound.
+  return new RedisStore(client, kind, options.feedMax, kind === "redis-cluster" ? options.timeoutMs : null);
 }
 
 function parseClusterUrl(url: string): { nodes: Array<{ host: string; port: number }>; password?: string; username?: string } {
@@ -111,6 +113,7 @@ function parseClusterUrl(url: string): { nodes: Array<{ host: string; port: numb
 const TRANSIENT_REPLY = /^(CLUSTERDOWN|TRYAGAIN|MASTERDOWN|LOADING|BUSY|READONLY|NOREPLICAS)/;
 
 function toStoreError(error: unknown): Error {
+  if (error instanceof StoreUnavailableError) return error;
   const err = error as Error & { name?: string };
   if (err?.name === "ReplyError" && !TRANSIENT_REPLY.test(err.message)) return err;
   return new StoreUnavailableError(`redis: ${err?.message ?? String(error)}`, { cause: error });
@@ -121,19 +124,18 @@ class RedisStore implements Store {
   readonly #client: Client;
   readonly #feedMax: number;
 
-  constructor(client: Client, kind: Store["kind"], feedMax: number) {
+  readonly #deadlineMs: number | null;
+
+  constructor(client: Client, kind: Store["kind"], feedMax: number, deadlineMs: number | null) {
     this.#client = client;
     this.kind = kind;
     this.#feedMax = feedMax;
+    this.#deadlineMs = deadlineMs;
   }
 
-  async #run<T>(name: ScriptName, keysAndArgs: Array<string | number>): Promise<T> {
+  #run<T>(name: ScriptName, keysAndArgs: Array<string | number>): Promise<T> {
     const call = (this.#client as unknown as Record<string, ScriptCall>)[`herald_${name}`] as ScriptCall;
-    try {
-      return (await call.apply(this.#client, keysAndArgs)) as T;
-    } catch (error) {
-      throw toStoreError(error);
-    }
+    return this.#command(() => call.apply(this.#client, keysAndArgs) as Promise<T>);
   }
 
   async deliver(tenant: string, recipients: readonly string[], n: NewNotification, options: DeliverOptions): Promise<void> {
@@ -222,10 +224,20 @@ class RedisStore implements Store {
   }
 
   async #command<T>(command: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      return await command();
+      if (this.#deadlineMs === null) return await command();
+      const deadlineMs = this.#deadlineMs;
+      return await Promise.race([
+        command(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new StoreUnavailableError(`redis: no answer within ${deadlineMs} ms`)), deadlineMs);
+        }),
+      ]);
     } catch (error) {
       throw toStoreError(error);
+    } finally {
+      clearTimeout(timer);
     }
   }
 }
