@@ -26,7 +26,9 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
   let stopping = false;
   const startedAt = new Map<Worker, number>();
 
-  const fork = () => startedAt.set(cluster.fork(), Date.now());
+  const fork = () => {
+    if (!stopping) startedAt.set(cluster.fork(), Date.now());
+  };
   cluster.on("message", (worker, message: MetricsRequest) => {
     if (message?.type !== METRICS_REQUEST) return;
     aggregator.clusterMetrics().then(

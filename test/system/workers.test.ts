@@ -20,7 +20,7 @@ async function freePort(): Promise<number> {
 
 /** A request on a fresh connection, so the primary hands it to the next worker. */
 async function fresh(base: string, path: string, init: { method?: "GET" | "POST"; body?: string } = {}) {
-  const dispatcher = new Agent({ pipelining: 0 });
+  const dispatcher = new Agent({ pipelining: 0, connectTimeout: 2000, headersTimeout: 2000, bodyTimeout: 2000 });
   try {
     const res = await request(`${base}${path}`, {
       method: init.method ?? "GET",
