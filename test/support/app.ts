@@ -14,6 +14,10 @@ export const TOKEN_SECRET = "test-secret-that-is-at-least-32-bytes-long!!";
 
 export type TestApp = Awaited<ReturnType<typeof buildTestApp>>;
 
+// biome-ignore lint/suspicious/noExplicitAny: tests read response bodies field by field and assert every field they use.
+type Json = any;
+export type TestResponse = { status: number; headers: Headers; body: Json; text: string };
+
 /**
  * Builds the real app on a real store (a temp SQLite file unless one is given), with two tenants:
  * acme (API_KEY) and globex (OTHER_KEY). `call` sends a request through app.request().
@@ -44,7 +48,7 @@ export async function buildTestApp(options: { store?: Store; feedMax?: number; b
     method: string,
     path: string,
     init: { key?: string | null; body?: unknown; headers?: Record<string, string> } = {},
-  ): Promise<{ status: number; headers: Headers; body: any; text: string }> {
+  ): Promise<TestResponse> {
     const headers: Record<string, string> = { ...init.headers };
     const key = init.key === undefined ? API_KEY : init.key;
     if (key !== null) headers.authorization = `Bearer ${key}`;
@@ -84,7 +88,7 @@ export function expectStatus(res: { status: number; text: string; headers: Heade
 }
 
 /** Asserts an RFC 9457 problem with the given status. */
-export function expectProblem(res: { status: number; text: string; headers: Headers; body: any }, status: number): void {
+export function expectProblem(res: TestResponse, status: number): void {
   expectStatus(res, status);
   expect(res.headers.get("content-type")).toBe("application/problem+json");
   expect(res.body, res.text).toMatchObject({ status, type: expect.stringMatching(/^urn:herald:problem:/), title: expect.any(String), detail: expect.any(String), requestId: expect.any(String) });
