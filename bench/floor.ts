@@ -58,7 +58,14 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
 
   if (req.method === "POST" && url === "/v1/notifications") {
     const raw = await readBody(req);
-    const body = JSON.parse(raw) as { recipients: string[]; title: string; body?: string; category?: string; data?: unknown; actionUrl?: string };
+    const body = JSON.parse(raw) as {
+      recipients: string[];
+      title: string;
+      body?: string;
+      category?: string;
+      data?: unknown;
+      actionUrl?: string;
+    };
     const recipients = [...new Set(body.recipients)];
     const key = req.headers["idempotency-key"] as string | undefined;
     let id: string = randomUUID();
@@ -66,9 +73,11 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
     if (key !== undefined) {
       const fingerprint = createHash("sha256").update(raw).digest("base64url");
       const r = await store.reserveIdempotency(tenant, key, { fingerprint, id, createdAt: at, now, leaseMs: 5000, ttlMs: DAY_MS });
-      if (r.state === "mismatch" || r.state === "in-flight") return send(res, r.state === "mismatch" ? 422 : 409, `{"status":"${r.state}"}`);
+      if (r.state === "mismatch" || r.state === "in-flight")
+        return send(res, r.state === "mismatch" ? 422 : 409, `{"status":"${r.state}"}`);
       if (r.state === "done" || r.state === "resume") ({ id, createdAt: at } = r);
-      if (r.state === "done") return send(res, 201, `{"id":"${id}","recipients":${recipients.length},"createdAt":"${new Date(at).toISOString()}"}`);
+      if (r.state === "done")
+        return send(res, 201, `{"id":"${id}","recipients":${recipients.length},"createdAt":"${new Date(at).toISOString()}"}`);
     }
     const content = JSON.stringify({
       id,

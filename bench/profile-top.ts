@@ -17,7 +17,12 @@ type Profile = { nodes: Node[]; startTime: number; endTime: number; samples: num
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { window: { type: "string", default: "20" }, tail: { type: "string", default: "1" }, top: { type: "string", default: "25" } },
+  options: {
+    window: { type: "string", default: "20" },
+    tail: { type: "string", default: "1" },
+    top: { type: "string", default: "25" },
+    callers: { type: "string" },
+  },
 });
 const file = positionals[0];
 if (!file) throw new Error("usage: node bench/profile-top.ts FILE.cpuprofile [--window S] [--tail S] [--top N]");
@@ -39,8 +44,13 @@ for (let i = 0; i < p.samples.length; i++) {
   total++;
 }
 
-const short = (url: string) => url.replace(/^.*\/node_modules\//, "").replace(/^file:\/\/.*?\/(src|bench)\//, "$1/").replace(/^node:/, "node:");
-const label = (n: Node) => `${n.callFrame.functionName || "(anonymous)"} ${short(n.callFrame.url)}${n.callFrame.url ? `:${n.callFrame.lineNumber + 1}` : ""}`;
+const short = (url: string) =>
+  url
+    .replace(/^.*\/node_modules\//, "")
+    .replace(/^file:\/\/.*?\/(src|bench)\//, "$1/")
+    .replace(/^node:/, "node:");
+const label = (n: Node) =>
+  `${n.callFrame.functionName || "(anonymous)"} ${short(n.callFrame.url)}${n.callFrame.url ? `:${n.callFrame.lineNumber + 1}` : ""}`;
 
 const selfBy = new Map<string, number>();
 for (const [id, c] of self) {
@@ -78,3 +88,38 @@ for (const [id, c] of self) {
 }
 console.log("\ninclusive time by package / file (a sample counts once per area on its stack):");
 for (const [k, c] of [...incl].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top))) console.log(`${pct(c)}  ${k}`);
+
+// Self time by area: a sample's self time goes to the innermost frame that belongs to an area
+// (so V8 builtins count for whoever called them). "idle" and "(program)" stay apart.
+const selfArea = new Map<string, number>();
+for (const [id, c] of self) {
+  const leaf = byId.get(id) as Node;
+  let area: string | null = ["(idle)", "(program)", "(garbage collector)"].includes(leaf.callFrame.functionName)
+    ? leaf.callFrame.functionName
+    : null;
+  for (let cur: number | undefined = id; area === null && cur !== undefined; cur = parent.get(cur)) area = areaOf(byId.get(cur) as Node);
+  area ??= "(other)";
+  selfArea.set(area, (selfArea.get(area) ?? 0) + c);
+}
+console.log("\nself time by package / file (builtins counted for their caller):");
+for (const [k, c] of [...selfArea].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top))) console.log(`${pct(c)}  ${k}`);
+
+// --callers NAME: the heaviest stacks leading to a function, to see who pays for it.
+const callersOf = process.argv.indexOf("--callers");
+if (callersOf > 0) {
+  const name = process.argv[callersOf + 1] ?? "";
+  const stacks = new Map<string, number>();
+  for (const [id, c] of self) {
+    const chain: string[] = [];
+    let hit = false;
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const n = byId.get(cur) as Node;
+      if (n.callFrame.functionName === name) hit = true;
+      if (hit) chain.push(label(n));
+      if (chain.length >= 8) break;
+    }
+    if (hit) stacks.set(chain.join(" <- "), (stacks.get(chain.join(" <- ")) ?? 0) + c);
+  }
+  console.log(`\nstacks through ${name}:`);
+  for (const [k, c] of [...stacks].sort((a, b) => b[1] - a[1]).slice(0, 8)) console.log(`${pct(c)}  ${k}`);
+}

@@ -16,6 +16,11 @@
  *                    [--users 10000] [--seed-per-user 50] [--seed 1] [--out file.json]
  *                    [--herald-cmd "node src/main.ts"] [--floor-cmd "node bench/floor.ts"]
  *                    [--server-cpu 0] [--load-cpu 1] [--no-pin] [--env NAME=VALUE ...] [--keep]
+ *                    [--server-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof-{target}"]
+ *   --server-node-args (or BENCH_SERVER_NODE_ARGS): Node options for the server processes whose
+ *   command starts with `node` (both targets); `{target}` is replaced by the target's name. The
+ *   servers exit at the end of each target's run, which is when --cpu-prof writes its profile;
+ *   summarize it with `node bench/profile-top.ts FILE.cpuprofile`.
  *   CI smoke: npm run bench -- --store sqlite --duration 2 --warmup 1 --users 200 --seed-per-user 5
  *
  * Targets:
@@ -63,6 +68,7 @@ interface Options {
   out: string | null;
   heraldCmd: string;
   floorCmd: string;
+  serverNodeArgs: string;
   serverCpu: string;
   loadCpu: string;
   pin: boolean;
@@ -95,7 +101,7 @@ export interface BenchReport {
 
 function usage(msg?: string): never {
   if (msg) console.error(`bench: ${msg}`);
-  console.error("usage: node bench/run.ts [--mode closed|open] [--rate N] [--store redis|sqlite] [--target herald,floor] [--duration S] [--warmup S] [--connections N] [--users N] [--seed-per-user N] [--seed N] [--out FILE] [--herald-cmd CMD] [--floor-cmd CMD] [--no-pin] [--env K=V] [--keep]");
+  console.error("usage: node bench/run.ts [--mode closed|open] [--rate N] [--store redis|sqlite] [--target herald,floor] [--duration S] [--warmup S] [--connections N] [--users N] [--seed-per-user N] [--seed N] [--out FILE] [--herald-cmd CMD] [--floor-cmd CMD] [--server-node-args ARGS] [--no-pin] [--env K=V] [--keep]");
   process.exit(2);
 }
 
@@ -116,6 +122,7 @@ function parseOptions(argv: string[]): Options {
       out: { type: "string" },
       "herald-cmd": { type: "string", default: process.env.BENCH_HERALD_CMD ?? "node src/main.ts" },
       "floor-cmd": { type: "string", default: process.env.BENCH_FLOOR_CMD ?? "node bench/floor.ts" },
+      "server-node-args": { type: "string", default: process.env.BENCH_SERVER_NODE_ARGS ?? "" },
       "server-cpu": { type: "string", default: "0" },
       "load-cpu": { type: "string", default: "1" },
       "no-pin": { type: "boolean", default: false },
@@ -169,6 +176,7 @@ function parseOptions(argv: string[]): Options {
     out: values.out ?? null,
     heraldCmd: values["herald-cmd"],
     floorCmd,
+    serverNodeArgs: values["server-node-args"],
     serverCpu: values["server-cpu"],
     loadCpu: values["load-cpu"],
     pin: !values["no-pin"],
@@ -319,7 +327,8 @@ async function runTarget(target: Target, opts: Options): Promise<TargetResult> {
     if (target === "floor" && cmdText === "node bench/floor.ts" && !existsSync(join(ROOT, "bench/floor.ts"))) {
       throw new Error("target floor: bench/floor.ts does not exist yet (or pass --floor-cmd / BENCH_FLOOR_CMD)");
     }
-    const [cmd, argv] = commandLine(cmdText, opts.serverCpu, opts.pin);
+    const nodeArgs = opts.serverNodeArgs.replaceAll("{target}", target);
+    const [cmd, argv] = commandLine(nodeArgs && /^node\s/.test(cmdText) ? `node ${nodeArgs} ${cmdText.slice(5)}` : cmdText, opts.serverCpu, opts.pin);
     const log = openSync(logFile, "a");
     const t0 = performance.now();
     server = track(

@@ -1,9 +1,9 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { bodyLimit } from "hono/body-limit";
-import { requestId } from "hono/request-id";
 import { authenticate } from "./http/auth.ts";
+import { bodyLimit } from "./http/body-limit.ts";
 import type { AppDeps, AppEnv } from "./http/env.ts";
 import { ApiError, onError, problem } from "./http/errors.ts";
+import { requestHeaders } from "./http/request-headers.ts";
 import { feedRoutes } from "./routes/feed/index.ts";
 import { sendNotification } from "./routes/notifications/send.ts";
 import { opsRoutes } from "./routes/ops/index.ts";
@@ -11,7 +11,7 @@ import { createUserToken } from "./routes/tokens/create.ts";
 
 /**
  * Builds the Herald app from its dependencies. No I/O happens here; server.ts binds the port.
- * Middleware order: request id, instance/drain headers, metrics, log line, then per-route auth.
+ * Middleware order: request id with instance/drain headers, metrics and log line, then per-route auth.
  *
  * @example
  * const app = createApp({ store, config, logger, metrics, instanceId: "test", accepting: () => true });
@@ -32,17 +32,18 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     },
   });
 
-  app.use(requestId());
-  app.use(async function instanceHeaders(c, next) {
-    await next();
-    c.res.headers.set("X-Herald-Instance", deps.instanceId);
-    // While draining, still answer requests on open keep-alive connections, but ask clients to reconnect elsewhere.
-    if (!deps.accepting()) c.res.headers.set("Connection", "close");
-  });
-  app.use(deps.metrics.middleware);
-  app.use(async function requestLog(c, next) {
+  app.use(requestHeaders({ instanceId: deps.instanceId, accepting: deps.accepting }));
+  // Metrics and the log line share one timing middleware (one async layer and one clock read fewer
+  // per request than two middlewares; see BENCHMARKS.md).
+  app.use(async function observe(c, next) {
     const start = performance.now();
-    await next();
+    let ms: number;
+    try {
+      await next();
+    } finally {
+      ms = performance.now() - start;
+      deps.metrics.observeRequest(c, ms / 1000);
+    }
     const status = c.res.status;
     const level = status >= 500 ? "error" : status >= 400 ? "info" : "debug";
     if (deps.logger.isLevelEnabled(level)) {
@@ -51,7 +52,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
         method: c.req.method,
         path: c.req.path,
         status,
-        ms: Math.round((performance.now() - start) * 100) / 100,
+        ms: Math.round(ms * 100) / 100,
       });
     }
   });

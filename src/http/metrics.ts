@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 
@@ -6,6 +6,9 @@ export type Metrics = {
   registry: Registry;
   /** Records one store operation's duration in seconds. */
   observeStore(operation: string, outcome: "ok" | "error", seconds: number): void;
+  /** Records one answered request (its route pattern and status read from the context). */
+  observeRequest(c: Context, seconds: number): void;
+  /** Times every request and records it with observeRequest (app.ts does this in its one timing middleware). */
   middleware: MiddlewareHandler;
 };
 
@@ -51,28 +54,33 @@ export function createMetrics(options: { defaults: boolean; labels?: Record<stri
   const bound = new Map<string, Bound>();
   const storeBound = new Map<string, ReturnType<typeof storeDuration.labels>>();
 
+  const observeRequest = (c: Context, seconds: number): void => {
+    const route = routePattern(c);
+    const status = c.res.status;
+    const key = `${c.req.method} ${route} ${status}`;
+    let children = bound.get(key);
+    if (!children) {
+      const labels = { method: c.req.method, route, status: String(status) };
+      children = { count: requests.labels(labels), duration: duration.labels(labels) };
+      bound.set(key, children);
+    }
+    children.count.inc();
+    children.duration.observe(seconds);
+  };
+
   const middleware: MiddlewareHandler = async function metrics(c, next) {
     const start = performance.now();
     try {
       await next();
     } finally {
-      const route = routePattern(c);
-      const status = c.res.status;
-      const key = `${c.req.method} ${route} ${status}`;
-      let children = bound.get(key);
-      if (!children) {
-        const labels = { method: c.req.method, route, status: String(status) };
-        children = { count: requests.labels(labels), duration: duration.labels(labels) };
-        bound.set(key, children);
-      }
-      children.count.inc();
-      children.duration.observe((performance.now() - start) / 1000);
+      observeRequest(c, (performance.now() - start) / 1000);
     }
   };
 
   return {
     registry,
     middleware,
+    observeRequest,
     observeStore(operation, outcome, seconds) {
       const key = `${operation} ${outcome}`;
       let child = storeBound.get(key);

@@ -24,16 +24,27 @@ export function instrumentStore(store: Store, metrics: Pick<Metrics, "observeSto
   const wrapped: Record<string, unknown> = { kind: store.kind, close: () => store.close() };
   for (const operation of OPERATIONS) {
     const method = store[operation] as (...args: unknown[]) => Promise<unknown>;
-    wrapped[operation] = async function timed(...args: unknown[]) {
+    // A plain function chaining on the store's promise, not an async wrapper around it: one
+    // promise and one microtask hop fewer per store call on the hot path.
+    wrapped[operation] = function timed(...args: unknown[]): Promise<unknown> {
       const start = performance.now();
+      let pending: Promise<unknown>;
       try {
-        const result = await method.apply(store, args);
-        metrics.observeStore(operation, "ok", (performance.now() - start) / 1000);
-        return result;
+        pending = method.apply(store, args);
       } catch (error) {
         metrics.observeStore(operation, "error", (performance.now() - start) / 1000);
-        throw error;
+        return Promise.reject(error);
       }
+      return pending.then(
+        (result) => {
+          metrics.observeStore(operation, "ok", (performance.now() - start) / 1000);
+          return result;
+        },
+        (error: unknown) => {
+          metrics.observeStore(operation, "error", (performance.now() - start) / 1000);
+          throw error;
+        },
+      );
     };
   }
   return wrapped as unknown as Store;

@@ -129,6 +129,10 @@ class SqliteStore implements Store {
       complete: p("UPDATE idempotency SET done = 1 WHERE tenant = ? AND key = ?"),
       sweepIdempotency: p("DELETE FROM idempotency WHERE expires_at <= ?"),
       sweepDeliveries: p("DELETE FROM deliveries WHERE expires_at <= ?"),
+      // Prepared once: db.exec() would parse these three statements again on every operation.
+      begin: p("BEGIN IMMEDIATE"),
+      commit: p("COMMIT"),
+      rollback: p("ROLLBACK"),
     };
     // Expired idempotency keys and delivery markers are also checked on read, so the sweep only reclaims space.
     this.#sweep = setInterval(() => this.#sweepExpired(), SWEEP_INTERVAL_MS).unref();
@@ -306,13 +310,14 @@ class SqliteStore implements Store {
   }
 
   #transaction<T>(work: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
+    const q = this.#q;
+    q.begin.run();
     try {
       const result = work();
-      this.#db.exec("COMMIT");
+      q.commit.run();
       return result;
     } catch (error) {
-      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      if (this.#db.isTransaction) q.rollback.run();
       throw error;
     }
   }
