@@ -212,7 +212,7 @@ class RedisStore implements Store {
       query.category ?? "",
     ]);
     const items: FeedItem[] = [];
-    for (let i = 4; i < reply.length; i += 3) items.push(toItem(reply[i + 1] as string, reply[i + 2] as string));
+    for (let i = 4; i < reply.length; i += 2) items.push(toItem(reply[i + 1] as string, reply[i] as string));
     const next = reply[3] === "" ? null : Number(reply[3]);
     return { items, next, counts: toCounts(reply) };
   }
