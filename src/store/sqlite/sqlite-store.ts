@@ -51,6 +51,8 @@ CREATE TABLE IF NOT EXISTS idempotency (
 ) WITHOUT ROWID;
 `;
 
+/** A list row, as an array: seq, content, seen_at, read_at, archived_at. */
+type ListRow = [number, string, number | null, number | null, number | null];
 type Row = { seq: number; id: string; content: string; seen_at: number | null; read_at: number | null; archived_at: number | null };
 type Sync = "off" | "normal" | "full";
 
@@ -212,10 +214,11 @@ class SqliteStore implements Store {
       query.before ?? Number.MAX_SAFE_INTEGER,
       ...(query.category === null ? [] : [query.category]),
       query.limit + 1,
-    ) as Row[];
+    ) as unknown as ListRow[];
     const more = rows.length > query.limit;
     if (more) rows.pop();
-    return { items: rows.map(toItem), next: more ? (rows.at(-1)?.seq ?? null) : null, counts };
+    const items = rows.map(([, content, seenAt, readAt, archivedAt]) => ({ content, seenAt, readAt, archivedAt }));
+    return { items, next: more ? (rows.at(-1)?.[0] ?? null) : null, counts };
   }
 
   async counts(feed: FeedRef, now: number): Promise<Counts> {
@@ -328,8 +331,10 @@ class SqliteStore implements Store {
       if (query.status === "read") where.push("read_at IS NOT NULL");
       if (query.category !== null) where.push("category = ?");
       statement = this.#db.prepare(
-        `SELECT seq, id, content, seen_at, read_at, archived_at FROM items WHERE ${where.join(" AND ")} ORDER BY seq DESC LIMIT ?`,
+        `SELECT seq, content, seen_at, read_at, archived_at FROM items WHERE ${where.join(" AND ")} ORDER BY seq DESC LIMIT ?`,
       );
+      // Rows as arrays: node:sqlite builds an object per row otherwise (measured: a quarter of the query's cost).
+      statement.setReturnArrays(true);
       this.#listStatements.set(key, statement);
     }
     return statement;
