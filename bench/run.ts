@@ -48,8 +48,9 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { DEFAULT_CONFIG, emptySeedIds, type SeedIds, seedSends, validateConfig, type WorkloadConfig, assertSeeded } from "../k6/workload.ts";
+import { DEFAULT_CONFIG, validateConfig, type WorkloadConfig } from "../k6/workload.ts";
 import type { GeneratorConfig, GeneratorResult } from "./generator.ts";
+import { gitInfo, killChildren, seedFeeds, startBenchRedis, stopChild, track } from "./processes.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const GENERATOR_BUSY_LIMIT = 95;
@@ -101,7 +102,9 @@ export interface BenchReport {
 
 function usage(msg?: string): never {
   if (msg) console.error(`bench: ${msg}`);
-  console.error("usage: node bench/run.ts [--mode closed|open] [--rate N] [--store redis|sqlite] [--target herald,floor] [--duration S] [--warmup S] [--connections N] [--users N] [--seed-per-user N] [--seed N] [--out FILE] [--herald-cmd CMD] [--floor-cmd CMD] [--server-node-args ARGS] [--no-pin] [--env K=V] [--keep]");
+  console.error(
+    "usage: node bench/run.ts [--mode closed|open] [--rate N] [--store redis|sqlite] [--target herald,floor] [--duration S] [--warmup S] [--connections N] [--users N] [--seed-per-user N] [--seed N] [--out FILE] [--herald-cmd CMD] [--floor-cmd CMD] [--server-node-args ARGS] [--no-pin] [--env K=V] [--keep]",
+  );
   process.exit(2);
 }
 
@@ -203,65 +206,19 @@ function freePort(): Promise<number> {
 
 /** The command line, with `node` meaning this Node (24), optionally under taskset. */
 function commandLine(cmd: string, cpu: string, pin: boolean): [string, string[]] {
-  const parts = cmd.split(/\s+/).filter(Boolean).map((p, i) => (i === 0 && p === "node" ? process.execPath : p));
+  const parts = cmd
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((p, i) => (i === 0 && p === "node" ? process.execPath : p));
   if (parts.length === 0) throw new Error("empty command");
   return pin ? ["taskset", ["-c", cpu, ...parts]] : [parts[0] as string, parts.slice(1)];
 }
 
-const children = new Set<ChildProcess>();
-
-function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-  return child;
-}
-
-async function stop(child: ChildProcess, graceMs = 10_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
-  await exited;
-  clearTimeout(timer);
-}
-
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   process.once(sig, () => {
-    for (const c of children) c.kill("SIGKILL");
+    killChildren();
     process.exit(130);
   });
-}
-
-async function redisPing(port: number): Promise<boolean> {
-  return new Promise((ok) => {
-    const sock = net.connect({ host: "127.0.0.1", port });
-    let data = "";
-    const done = (v: boolean) => {
-      sock.destroy();
-      ok(v);
-    };
-    sock.setTimeout(500, () => done(false));
-    sock.on("connect", () => sock.write("PING\r\n"));
-    sock.on("data", (d) => {
-      data += d.toString();
-      if (data.includes("\r\n")) done(data.startsWith("+PONG"));
-    });
-    sock.on("error", () => done(false));
-  });
-}
-
-async function startRedis(dir: string, opts: Options): Promise<{ child: ChildProcess; url: string }> {
-  const port = await freePort();
-  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--logfile", join(dir, "redis.log")];
-  const [cmd, argv] = opts.pin ? ["taskset", ["-c", opts.loadCpu, "redis-server", ...args]] : ["redis-server", args];
-  const child = track(spawn(cmd, argv, { stdio: "ignore" }));
-  const deadline = performance.now() + 10_000;
-  while (performance.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}; see ${join(dir, "redis.log")}`);
-    if (await redisPing(port)) return { child, url: `redis://127.0.0.1:${port}` };
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error("redis-server did not answer PING within 10 s");
 }
 
 function tail(file: string, bytes = 4000): string {
@@ -276,34 +233,6 @@ function tail(file: string, bytes = 4000): string {
 // ---------------------------------------------------------------------------------------------
 // Seeding
 
-async function seed(base: string, apiKey: string, cfg: WorkloadConfig, concurrency: number): Promise<{ ids: SeedIds; sends: number; seconds: number }> {
-  const t = performance.now();
-  const sends = seedSends(cfg);
-  const ids = emptySeedIds(cfg);
-  let next = 0;
-  const worker = async () => {
-    while (next < sends.length) {
-      const s = sends[next++];
-      if (!s) break;
-      const res = await fetch(`${base}/v1/notifications`, {
-        method: "POST",
-        headers: { Authorization: `Bearer ${apiKey}`, "Content-Type": "application/json", "Idempotency-Key": s.idempotencyKey },
-        body: s.body,
-        signal: AbortSignal.timeout(120_000),
-      });
-      const text = await res.text();
-      if (res.status !== 201) throw new Error(`seed send (batch ${s.batch}, index ${s.index}) answered ${res.status}: ${text.slice(0, 500)}`);
-      const id = (JSON.parse(text) as { id?: unknown }).id;
-      if (typeof id !== "string") throw new Error(`seed send answered no id: ${text.slice(0, 200)}`);
-      const row = ids[s.batch];
-      if (row) row[s.index] = id;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  assertSeeded(cfg, ids);
-  return { ids, sends: sends.length, seconds: Math.round(performance.now() - t) / 1000 };
-}
-
 // ---------------------------------------------------------------------------------------------
 // One target
 
@@ -315,7 +244,7 @@ async function runTarget(target: Target, opts: Options): Promise<TargetResult> {
   try {
     let storeUrl: string;
     if (opts.store === "redis") {
-      const r = await startRedis(dir, opts);
+      const r = await startBenchRedis(dir, await freePort(), opts.pin ? opts.loadCpu : undefined);
       redis = r.child;
       storeUrl = r.url;
     } else {
@@ -328,7 +257,11 @@ async function runTarget(target: Target, opts: Options): Promise<TargetResult> {
       throw new Error("target floor: bench/floor.ts does not exist yet (or pass --floor-cmd / BENCH_FLOOR_CMD)");
     }
     const nodeArgs = opts.serverNodeArgs.replaceAll("{target}", target);
-    const [cmd, argv] = commandLine(nodeArgs && /^node\s/.test(cmdText) ? `node ${nodeArgs} ${cmdText.slice(5)}` : cmdText, opts.serverCpu, opts.pin);
+    const [cmd, argv] = commandLine(
+      nodeArgs && /^node\s/.test(cmdText) ? `node ${nodeArgs} ${cmdText.slice(5)}` : cmdText,
+      opts.serverCpu,
+      opts.pin,
+    );
     const log = openSync(logFile, "a");
     const t0 = performance.now();
     server = track(
@@ -365,10 +298,14 @@ async function runTarget(target: Target, opts: Options): Promise<TargetResult> {
       await new Promise((r) => setTimeout(r, 5));
     }
     if (readyMs < 0) throw new Error(`${target} was not ready within 30 s:\n${tail(logFile)}`);
-    process.stderr.write(`[${target}] ready in ${readyMs} ms on ${base} (${opts.store}); seeding ${opts.workload.users} users × ${opts.workload.seedPerUser}…\n`);
+    process.stderr.write(
+      `[${target}] ready in ${readyMs} ms on ${base} (${opts.store}); seeding ${opts.workload.users} users × ${opts.workload.seedPerUser}…\n`,
+    );
 
-    const seeded = await seed(base, apiKey, opts.workload, opts.seedConcurrency);
-    process.stderr.write(`[${target}] seeded with ${seeded.sends} bulk sends in ${seeded.seconds} s; ${opts.warmupS} s warm-up + ${opts.durationS} s measured (${opts.mode}${opts.mode === "open" ? ` at ${opts.rate}/s` : ""}, ${opts.connections} connections)…\n`);
+    const seeded = await seedFeeds(base, apiKey, opts.workload, opts.seedConcurrency);
+    process.stderr.write(
+      `[${target}] seeded with ${seeded.sends} bulk sends in ${seeded.seconds} s; ${opts.warmupS} s warm-up + ${opts.durationS} s measured (${opts.mode}${opts.mode === "open" ? ` at ${opts.rate}/s` : ""}, ${opts.connections} connections)…\n`,
+    );
 
     const genCfg: GeneratorConfig = {
       host: "127.0.0.1",
@@ -402,9 +339,14 @@ async function runTarget(target: Target, opts: Options): Promise<TargetResult> {
     const loadCore = result.cores.find((c) => String(c.cpu) === opts.loadCpu);
     let invalidReason: string | null = null;
     if (!opts.pin) invalidReason = "not pinned (--no-pin): server and generator shared cores";
-    else if (loadCore && loadCore.busyPct > GENERATOR_BUSY_LIMIT) invalidReason = `generator core ${opts.loadCpu} was ${loadCore.busyPct}% busy (> ${GENERATOR_BUSY_LIMIT}%): this measured the generator`;
-    if (result.otherLoadPct !== null && result.otherLoadPct > 10) process.stderr.write(`[${target}] NOISY: other processes used ${result.otherLoadPct}% of a core during the measured window\n`);
-    if (result.errors > 0) process.stderr.write(`[${target}] ${result.errors} errors; samples:\n  ${result.errorSamples.join("\n  ")}\n${tail(logFile, 2000)}\n`);
+    else if (loadCore && loadCore.busyPct > GENERATOR_BUSY_LIMIT)
+      invalidReason = `generator core ${opts.loadCpu} was ${loadCore.busyPct}% busy (> ${GENERATOR_BUSY_LIMIT}%): this measured the generator`;
+    if (result.otherLoadPct !== null && result.otherLoadPct > 10)
+      process.stderr.write(`[${target}] NOISY: other processes used ${result.otherLoadPct}% of a core during the measured window\n`);
+    if (result.errors > 0)
+      process.stderr.write(
+        `[${target}] ${result.errors} errors; samples:\n  ${result.errorSamples.join("\n  ")}\n${tail(logFile, 2000)}\n`,
+      );
     return {
       target,
       command: cmdText,
@@ -415,8 +357,8 @@ async function runTarget(target: Target, opts: Options): Promise<TargetResult> {
       seed: { sends: seeded.sends, seconds: seeded.seconds, feedItems: opts.workload.users * opts.workload.seedPerUser },
     };
   } finally {
-    if (server) await stop(server);
-    if (redis) await stop(redis, 5000);
+    if (server) await stopChild(server);
+    if (redis) await stopChild(redis, 5000);
     if (opts.keep) process.stderr.write(`[${target}] kept ${dir}\n`);
     else rmSync(dir, { recursive: true, force: true });
   }
@@ -425,38 +367,31 @@ async function runTarget(target: Target, opts: Options): Promise<TargetResult> {
 // ---------------------------------------------------------------------------------------------
 // Report
 
-function gitInfo(): BenchReport["git"] {
-  const git = (args: string[]) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-  let commit: string | null = null;
-  let dirty: boolean | null = null;
-  try {
-    commit = git(["rev-parse", "HEAD"]);
-  } catch {
-    commit = null;
-  }
-  try {
-    dirty = git(["status", "--porcelain"]).length > 0;
-  } catch {
-    dirty = null;
-  }
-  return { commit, dirty };
-}
-
 function printReport(r: BenchReport): void {
   const lines: string[] = [];
   lines.push("");
   lines.push(`Herald benchmark — ${r.timestamp}`);
-  lines.push(`machine: ${r.machine.cpuModel} × ${r.machine.cores}, Linux ${r.machine.kernel}; node ${r.node}; commit ${r.git.commit ?? "(none)"}${r.git.dirty ? " (dirty)" : ""}`);
+  lines.push(
+    `machine: ${r.machine.cpuModel} × ${r.machine.cores}, Linux ${r.machine.kernel}; node ${r.node}; commit ${r.git.commit ?? "(none)"}${r.git.dirty ? " (dirty)" : ""}`,
+  );
   const s = r.settings;
-  lines.push(`settings: ${s.mode}${s.mode === "open" ? ` at ${s.rate} ops/s offered` : ""}, store ${s.store}, ${s.connections} connections, ${s.warmupS} s warm-up + ${s.durationS} s measured, ${s.workload.users} users × ${s.workload.seedPerUser} seeded, seed ${s.workload.seed}${s.pin ? `, server on CPU ${s.serverCpu}, load on CPU ${s.loadCpu}` : ", NOT pinned"}`);
+  lines.push(
+    `settings: ${s.mode}${s.mode === "open" ? ` at ${s.rate} ops/s offered` : ""}, store ${s.store}, ${s.connections} connections, ${s.warmupS} s warm-up + ${s.durationS} s measured, ${s.workload.users} users × ${s.workload.seedPerUser} seeded, seed ${s.workload.seed}${s.pin ? `, server on CPU ${s.serverCpu}, load on CPU ${s.loadCpu}` : ", NOT pinned"}`,
+  );
   for (const t of r.targets) {
     lines.push("");
     lines.push(`[${t.target}] ${t.valid ? "" : "INVALID: "}${t.invalidReason ?? ""}`.trimEnd());
-    lines.push(`  ops/s: ${t.opsPerSec}${t.offeredRate ? ` (offered ${t.offeredRate}, backlog at end ${t.backlogAtEnd})` : ""}   errors: ${t.errors} (non-2xx ${t.errorBreakdown.non2xx}, socket ${t.errorBreakdown.socket}, timeout ${t.errorBreakdown.timeout}; warm-up ${t.warmupErrors})`);
-    lines.push(`  cores busy: ${t.cores.map((c) => `cpu${c.cpu} ${c.busyPct}%`).join(", ")} (generator ${t.generatorCpuPct}%${t.redisCpuPct !== null ? `, redis ${t.redisCpuPct}%` : ""}, other processes ${t.otherLoadPct ?? "-"}%)   server: ${t.server.cpuUsPerOp ?? "-"} µs CPU/op, RSS ${t.server.rssMbAfter ?? "-"} MiB, ready in ${t.readyMs} ms`);
+    lines.push(
+      `  ops/s: ${t.opsPerSec}${t.offeredRate ? ` (offered ${t.offeredRate}, backlog at end ${t.backlogAtEnd})` : ""}   errors: ${t.errors} (non-2xx ${t.errorBreakdown.non2xx}, socket ${t.errorBreakdown.socket}, timeout ${t.errorBreakdown.timeout}; warm-up ${t.warmupErrors})`,
+    );
+    lines.push(
+      `  cores busy: ${t.cores.map((c) => `cpu${c.cpu} ${c.busyPct}%`).join(", ")} (generator ${t.generatorCpuPct}%${t.redisCpuPct !== null ? `, redis ${t.redisCpuPct}%` : ""}, other processes ${t.otherLoadPct ?? "-"}%)   server: ${t.server.cpuUsPerOp ?? "-"} µs CPU/op, RSS ${t.server.rssMbAfter ?? "-"} MiB, ready in ${t.readyMs} ms`,
+    );
     lines.push("  latency ms        count      p50      p99    p99.9      max");
     for (const [name, l] of Object.entries(t.latencyMs)) {
-      lines.push(`  ${name.padEnd(12)} ${String(l.count).padStart(9)} ${l.p50.toFixed(3).padStart(8)} ${l.p99.toFixed(3).padStart(8)} ${l.p999.toFixed(3).padStart(8)} ${l.max.toFixed(3).padStart(8)}`);
+      lines.push(
+        `  ${name.padEnd(12)} ${String(l.count).padStart(9)} ${l.p50.toFixed(3).padStart(8)} ${l.p99.toFixed(3).padStart(8)} ${l.p999.toFixed(3).padStart(8)} ${l.max.toFixed(3).padStart(8)}`,
+      );
     }
   }
   if (r.heraldOverFloor !== null) {
@@ -485,7 +420,7 @@ export async function main(argv: string[]): Promise<BenchReport> {
     timestamp: new Date().toISOString(),
     machine: { cpuModel: cpus()[0]?.model ?? "unknown", cores: cpus().length, kernel: release(), hostLoadAvg: [] },
     node: process.version,
-    git: gitInfo(),
+    git: gitInfo(ROOT),
     settings: { ...settings, env: Object.keys(env) },
     targets: results,
     heraldOverFloor: herald && floor && floor.opsPerSec > 0 ? Math.round((herald.opsPerSec / floor.opsPerSec) * 1000) / 1000 : null,
@@ -509,7 +444,7 @@ if (import.meta.main) {
     (r) => process.exit(r.targets.some((t) => t.errors > 0) ? 1 : 0),
     (e: unknown) => {
       console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
-      for (const c of children) c.kill("SIGKILL");
+      killChildren();
       process.exit(1);
     },
   );

@@ -52,18 +52,11 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { request } from "undici";
-import {
-  assertSeeded,
-  DEFAULT_CONFIG,
-  emptySeedIds,
-  type SeedIds,
-  seedSends,
-  validateConfig,
-  type WorkloadConfig,
-} from "../k6/workload.ts";
+import { DEFAULT_CONFIG, type SeedIds, validateConfig, type WorkloadConfig } from "../k6/workload.ts";
 import { type LocalCluster, startLocalCluster } from "../scripts/cluster.ts";
 import type { GeneratorConfig, GeneratorResult } from "./generator.ts";
 import { busyPercent, processCpuSeconds, readCores } from "./procstat.ts";
+import { children, gitInfo, killChildren, seedFeeds, startBenchRedis, stopChild, track } from "./processes.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** An instance below this share of its quota was not what limited the step. */
@@ -337,99 +330,7 @@ async function portBlock(count: number): Promise<number> {
   throw new Error(`no block of ${count} free ports in 20000-30000`);
 }
 
-const children = new Set<ChildProcess>();
-function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-  return child;
-}
-
-async function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
-  await exited;
-  clearTimeout(timer);
-}
-
-function redisPing(port: number): Promise<boolean> {
-  return new Promise((ok) => {
-    const sock = net.connect({ host: "127.0.0.1", port });
-    let data = "";
-    const done = (v: boolean) => {
-      sock.destroy();
-      ok(v);
-    };
-    sock.setTimeout(500, () => done(false));
-    sock.on("connect", () => sock.write("PING\r\n"));
-    sock.on("data", (d) => {
-      data += d.toString();
-      if (data.includes("\r\n")) done(data.startsWith("+PONG"));
-    });
-    sock.on("error", () => done(false));
-  });
-}
-
-/** A private redis-server (never the shared one on :6379): free port, temp dir, no persistence. */
-async function startRedis(dir: string): Promise<{ child: ChildProcess; url: string }> {
-  const port = await portBlock(1);
-  const args = [
-    "--port",
-    String(port),
-    "--bind",
-    "127.0.0.1",
-    "--save",
-    "",
-    "--appendonly",
-    "no",
-    "--dir",
-    dir,
-    "--logfile",
-    join(dir, "redis.log"),
-  ];
-  const child = track(spawn("redis-server", args, { stdio: "ignore" }));
-  const deadline = performance.now() + 10_000;
-  while (performance.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}; see ${join(dir, "redis.log")}`);
-    if (await redisPing(port)) return { child, url: `redis://127.0.0.1:${port}` };
-    await sleep(20);
-  }
-  throw new Error("redis-server did not answer PING within 10 s");
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-// ---------------------------------------------------------------------------------------------
-// Seeding (through HAProxy, before any quota applies)
-
-async function seed(base: string, apiKey: string, cfg: WorkloadConfig): Promise<{ ids: SeedIds; seconds: number }> {
-  const t = performance.now();
-  const sends = seedSends(cfg);
-  const ids = emptySeedIds(cfg);
-  let next = 0;
-  const worker = async () => {
-    while (next < sends.length) {
-      const s = sends[next++];
-      if (!s) break;
-      const res = await request(`${base}/v1/notifications`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json", "idempotency-key": s.idempotencyKey },
-        body: s.body,
-        headersTimeout: 120_000,
-        bodyTimeout: 120_000,
-      });
-      const text = await res.body.text();
-      if (res.statusCode !== 201)
-        throw new Error(`seed send (batch ${s.batch}, index ${s.index}) answered ${res.statusCode}: ${text.slice(0, 300)}`);
-      const row = ids[s.batch];
-      if (row) row[s.index] = (JSON.parse(text) as { id: string }).id;
-    }
-  };
-  await Promise.all(Array.from({ length: 4 }, worker));
-  assertSeeded(cfg, ids);
-  return { ids, seconds: Math.round(performance.now() - t) / 1000 };
-}
 
 // ---------------------------------------------------------------------------------------------
 // HAProxy counters
@@ -537,7 +438,7 @@ async function seedStore(ctx: StepContext): Promise<SeedIds> {
     process.stderr.write(
       `[scale] seeding ${ctx.opts.workload.users} users × ${ctx.opts.workload.seedPerUser} through a separate instance…\n`,
     );
-    const seeded = await seed(cluster.url, ctx.apiKey, ctx.opts.workload);
+    const seeded = await seedFeeds(cluster.url, ctx.apiKey, ctx.opts.workload, 4);
     process.stderr.write(`[scale] seeded in ${seeded.seconds} s\n`);
     return seeded.ids;
   } finally {
@@ -704,15 +605,6 @@ async function runStep(n: number, ctx: StepContext): Promise<StepResult> {
 // ---------------------------------------------------------------------------------------------
 // Report
 
-function gitInfo(): ScaleReport["git"] {
-  const git = (args: string[]) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-  try {
-    return { commit: git(["rev-parse", "HEAD"]), dirty: git(["status", "--porcelain"]).length > 0 };
-  } catch {
-    return { commit: null, dirty: null };
-  }
-}
-
 function haproxyVersion(): string | null {
   try {
     return execFileSync("haproxy", ["-v"], { encoding: "utf8" }).split("\n")[0]?.trim() ?? null;
@@ -778,7 +670,7 @@ export async function main(argv: string[]): Promise<ScaleReport> {
 
   const dir = mkdtempSync(join(tmpdir(), "herald-bench-scale-"));
   const cleanupAll = () => {
-    for (const c of children) c.kill("SIGKILL");
+    killChildren();
   };
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
     process.once(sig, () => {
@@ -792,7 +684,7 @@ export async function main(argv: string[]): Promise<ScaleReport> {
     });
   }
   const steps: StepResult[] = [];
-  const redis = await startRedis(dir);
+  const redis = await startBenchRedis(dir, await portBlock(1));
   try {
     const ctx: StepContext = {
       opts,
@@ -849,7 +741,7 @@ export async function main(argv: string[]): Promise<ScaleReport> {
     machine: { cpuModel: cpus()[0]?.model ?? "unknown", cores: cpus().length, kernel: release(), loadAvgBefore },
     node: process.version,
     haproxy: haproxyVersion(),
-    git: gitInfo(),
+    git: gitInfo(ROOT),
     settings: { ...settings, target: "haproxy", limiter: limiter?.description ?? "none" },
     steps,
     scaling,
@@ -869,7 +761,7 @@ if (import.meta.main) {
     (r) => process.exit(r.steps.some((s) => s.errors > 0 || s.warmupErrors > 0 || s.prewarmErrors > 0) ? 1 : 0),
     (e: unknown) => {
       console.error(`bench:scale: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-      for (const c of children) c.kill("SIGKILL");
+      killChildren();
       process.exit(1);
     },
   );

@@ -23,6 +23,9 @@ import { SCRIPTS, type ScriptName } from "./scripts.ts";
  * to batch per node (Redis Cluster).
  */
 
+/** Recipients per pipeline in a bulk send (see deliver). */
+const DELIVER_BATCH = 100;
+
 /** The suffixes of one feed's keys, in the KEYS order the scripts expect (see scripts.ts). */
 const FEED_KEYS = ["f", "a", "u", "n", "x", "e", "d", "i", "s", "q"] as const;
 
@@ -151,20 +154,23 @@ class RedisStore implements Store {
       return;
     }
     if (this.#client instanceof Redis) {
-      // One Redis: one explicit pipeline, written as one batch.
-      const pipeline = this.#client.pipeline() as unknown as Record<string, (...a: Array<string | number>) => unknown> & {
-        exec(): Promise<Array<[Error | null, unknown]> | null>;
-      };
-      const call = pipeline.herald_deliver as (...a: Array<string | number>) => unknown;
-      for (const user of recipients) call.apply(pipeline, [...feedKeys(tenant, user), options.now, ...args]);
-      let results: Array<[Error | null, unknown]> | null;
-      try {
-        results = await pipeline.exec();
-      } catch (error) {
-        throw toStoreError(error);
+      // One Redis: explicit pipelines of DELIVER_BATCH calls, one batch after another. Each batch is
+      // one write; bounding the batch bounds the memory a bulk send holds while it is in flight.
+      for (let i = 0; i < recipients.length; i += DELIVER_BATCH) {
+        const pipeline = this.#client.pipeline() as unknown as Record<string, (...a: Array<string | number>) => unknown> & {
+          exec(): Promise<Array<[Error | null, unknown]> | null>;
+        };
+        const call = pipeline.herald_deliver as (...a: Array<string | number>) => unknown;
+        for (const user of recipients.slice(i, i + DELIVER_BATCH)) call.apply(pipeline, [...feedKeys(tenant, user), options.now, ...args]);
+        let results: Array<[Error | null, unknown]> | null;
+        try {
+          results = await pipeline.exec();
+        } catch (error) {
+          throw toStoreError(error);
+        }
+        const failed = results?.find(([err]) => err);
+        if (failed) throw toStoreError(failed[0]);
       }
-      const failed = results?.find(([err]) => err);
-      if (failed) throw toStoreError(failed[0]);
       return;
     }
     // Redis Cluster: all calls are issued in one tick; auto-pipelining writes them as one batch per node.
