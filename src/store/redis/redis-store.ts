@@ -19,7 +19,7 @@ import { SCRIPTS, type ScriptName } from "./scripts.ts";
  * The production store: Redis or Redis Cluster through ioredis (chosen by measurement, see
  * BENCHMARKS.md: equal throughput, and only ioredis bounds each command without dropping the
  * connection). Every feed operation is one script call on one slot; a send to many recipients
- * issues one call per recipient as one pipeline (one Redis), or in the same tick for auto-pipelining
+ * issues one call per recipient, in pipelines of 100 (one Redis) or in the same tick for auto-pipelining
  * to batch per node (Redis Cluster).
  */
 
