@@ -82,7 +82,14 @@ export interface GeneratorResult {
 function summarize(h: RecordableHistogram): LatencySummary {
   const ms = (ns: number) => Math.round(ns / 1e3) / 1e3;
   if (h.count === 0) return { count: 0, p50: 0, p99: 0, p999: 0, max: 0, mean: 0 };
-  return { count: h.count, p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), p999: ms(h.percentile(99.9)), max: ms(h.max), mean: ms(h.mean) };
+  return {
+    count: h.count,
+    p50: ms(h.percentile(50)),
+    p99: ms(h.percentile(99)),
+    p999: ms(h.percentile(99.9)),
+    max: ms(h.max),
+    mean: ms(h.mean),
+  };
 }
 
 export async function runGenerator(cfg: GeneratorConfig): Promise<GeneratorResult> {
@@ -250,7 +257,8 @@ export async function runGenerator(cfg: GeneratorConfig): Promise<GeneratorResul
   });
   const cores = busyPercent(coresBefore, coresAfter);
   const genPct = Math.round(((genCpu.user + genCpu.system) / (cfg.durationS * 1e4)) * 10) / 10;
-  const redisPct = redisBefore !== null && redisAfter !== null ? Math.round(((redisAfter - redisBefore) / cfg.durationS) * 1000) / 10 : null;
+  const redisPct =
+    redisBefore !== null && redisAfter !== null ? Math.round(((redisAfter - redisBefore) / cfg.durationS) * 1000) / 10 : null;
   const serverCpu = cpuBefore !== null && cpuAfter !== null ? Math.round((cpuAfter - cpuBefore) * 100) / 100 : null;
   return {
     mode: cfg.mode,
@@ -278,7 +286,10 @@ export async function runGenerator(cfg: GeneratorConfig): Promise<GeneratorResul
     otherLoadPct:
       serverCpu === null || cores.length === 0
         ? null
-        : Math.max(0, Math.round((cores.reduce((a, c) => a + c.busyPct, 0) - (serverCpu / cfg.durationS) * 100 - genPct - (redisPct ?? 0)) * 10) / 10),
+        : Math.max(
+            0,
+            Math.round((cores.reduce((a, c) => a + c.busyPct, 0) - (serverCpu / cfg.durationS) * 100 - genPct - (redisPct ?? 0)) * 10) / 10,
+          ),
   };
 }
 

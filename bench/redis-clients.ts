@@ -115,7 +115,7 @@ async function run(total: number, workers: number, unit: (k: number) => Promise<
   );
   const { user, system } = process.cpuUsage(cpu);
   const rate = total / ((performance.now() - start) / 1000);
-  return { rate, cpuUs: (user + system) / total, redisUs: ((await redisCpu()) - server) * 1e6 / total };
+  return { rate, cpuUs: (user + system) / total, redisUs: (((await redisCpu()) - server) * 1e6) / total };
 }
 
 const MODES = ["single", "pipelined", "fanout"] as const;

@@ -40,14 +40,14 @@
  * a temp db file. Results go to bench/results/<timestamp>.json (or --out) and are printed.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { cpus, release, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { randomBytes } from "node:crypto";
-import { performance } from "node:perf_hooks";
 import { DEFAULT_CONFIG, validateConfig, type WorkloadConfig } from "../k6/workload.ts";
 import type { GeneratorConfig, GeneratorResult } from "./generator.ts";
 import { gitInfo, killChildren, seedFeeds, startBenchRedis, stopChild, track } from "./processes.ts";

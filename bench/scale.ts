@@ -55,8 +55,8 @@ import { request } from "undici";
 import { DEFAULT_CONFIG, type SeedIds, validateConfig, type WorkloadConfig } from "../k6/workload.ts";
 import { type LocalCluster, startLocalCluster } from "../scripts/cluster.ts";
 import type { GeneratorConfig, GeneratorResult } from "./generator.ts";
-import { busyPercent, processCpuSeconds, readCores } from "./procstat.ts";
 import { children, gitInfo, killChildren, seedFeeds, startBenchRedis, stopChild, track } from "./processes.ts";
+import { busyPercent, processCpuSeconds, readCores } from "./procstat.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** An instance below this share of its quota was not what limited the step. */

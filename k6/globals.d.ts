@@ -8,4 +8,5 @@ declare global {
     debug(...args: unknown[]): void;
   };
 }
+
 export {};

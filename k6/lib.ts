@@ -86,7 +86,11 @@ export function seed(): SetupData {
   }
   assertSeeded(CFG, ids);
   console.log(`seeded ${CFG.users} users × ${CFG.seedPerUser} notifications with ${sends.length} bulk sends`);
-  return { ids, runId: `k6-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e9).toString(36)}`, seededAt: new Date().toISOString() };
+  return {
+    ids,
+    runId: `k6-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e9).toString(36)}`,
+    seededAt: new Date().toISOString(),
+  };
 }
 
 let stream: StreamState | undefined;
@@ -135,7 +139,9 @@ type ThresholdSpec = string | { threshold: string; abortOnFail?: boolean; delayA
  * The pass criteria of the load and soak tests: < 0.1 % failed requests, every iteration offered,
  * p(99) < P99_MS overall and per operation, > 99.9 % checks.
  */
-export function mixThresholds(opts: { abortOnFail?: boolean; delayAbortEval?: string; p99Ms?: number } = {}): Record<string, ThresholdSpec[]> {
+export function mixThresholds(
+  opts: { abortOnFail?: boolean; delayAbortEval?: string; p99Ms?: number } = {},
+): Record<string, ThresholdSpec[]> {
   const p99 = opts.p99Ms ?? P99_MS;
   const t = (threshold: string): ThresholdSpec =>
     opts.abortOnFail ? { threshold, abortOnFail: true, delayAbortEval: opts.delayAbortEval ?? "10s" } : threshold;
@@ -176,11 +182,16 @@ export function textReport(title: string, data: SummaryData, extra: Record<strin
   const m = data.metrics;
   const lines: string[] = [`\n=== ${title} ===`];
   const reqs = m.http_reqs?.values;
-  lines.push(`requests: ${reqs?.count ?? 0} (${fmt(reqs?.rate, 0)}/s), failed: ${fmt((m.http_req_failed?.values.rate ?? 0) * 100, 3)} %, checks: ${fmt((m.checks?.values.rate ?? 0) * 100, 3)} %, dropped iterations: ${m.dropped_iterations?.values.count ?? 0}`);
+  lines.push(
+    `requests: ${reqs?.count ?? 0} (${fmt(reqs?.rate, 0)}/s), failed: ${fmt((m.http_req_failed?.values.rate ?? 0) * 100, 3)} %, checks: ${fmt((m.checks?.values.rate ?? 0) * 100, 3)} %, dropped iterations: ${m.dropped_iterations?.values.count ?? 0}`,
+  );
   lines.push("latency ms        p50      p99    p99.9      max");
   const row = (label: string, key: string) => {
     const v = m[key]?.values;
-    if (v) lines.push(`${label.padEnd(14)} ${fmt(v.med).padStart(7)} ${fmt(v["p(99)"]).padStart(8)} ${fmt(v["p(99.9)"]).padStart(8)} ${fmt(v.max).padStart(8)}`);
+    if (v)
+      lines.push(
+        `${label.padEnd(14)} ${fmt(v.med).padStart(7)} ${fmt(v["p(99)"]).padStart(8)} ${fmt(v["p(99.9)"]).padStart(8)} ${fmt(v.max).padStart(8)}`,
+      );
   };
   row("overall", "http_req_duration{scenario:mixed}");
   for (const name of OP_NAMES) row(name, `http_req_duration{op:${name}}`);

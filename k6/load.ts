@@ -8,7 +8,17 @@
  * < 0.1 % failed requests, > 99.9 % passed checks, and p(99) < P99_MS (25 ms) overall and for
  * each operation (list, counts, mark_read, send).
  */
-import { CFG, envInt, mixedIteration, mixThresholds, type SetupData, SUMMARY_TREND_STATS, type SummaryData, seed, summaryOutputs } from "./lib.ts";
+import {
+  CFG,
+  envInt,
+  mixedIteration,
+  mixThresholds,
+  type SetupData,
+  SUMMARY_TREND_STATS,
+  type SummaryData,
+  seed,
+  summaryOutputs,
+} from "./lib.ts";
 
 const TARGET_RPS = envInt("TARGET_RPS", 10_000);
 

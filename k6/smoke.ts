@@ -6,7 +6,7 @@
  */
 import { check, fail } from "k6";
 import http, { type RefinedResponse, type ResponseType } from "k6/http";
-import { API_KEY, BASE_URL, authHeaders, type SummaryData, summaryOutputs } from "./lib.ts";
+import { API_KEY, authHeaders, BASE_URL, type SummaryData, summaryOutputs } from "./lib.ts";
 import { makePayload, Rng } from "./workload.ts";
 
 export const options = {
@@ -61,7 +61,9 @@ export default function smoke(): void {
   check(http.get(`${BASE_URL}/docs`), { "docs 200": (r) => r.status === 200 });
 
   // Auth
-  check(http.get(feed(alice)), { "no key → 401 problem+json": (r) => r.status === 401 && String(r.headers["Content-Type"]).includes("problem+json") });
+  check(http.get(feed(alice)), {
+    "no key → 401 problem+json": (r) => r.status === 401 && String(r.headers["Content-Type"]).includes("problem+json"),
+  });
 
   // Send, with an Idempotency-Key, and replay it
   const key = `smoke-${run}-1`;
@@ -70,14 +72,21 @@ export default function smoke(): void {
   const sentBody = json(sent);
   check(sent, {
     "send 201": (r) => r.status === 201,
-    "send answers {id, recipients: 2, createdAt}": () => typeof sentBody.id === "string" && sentBody.recipients === 2 && typeof sentBody.createdAt === "string",
+    "send answers {id, recipients: 2, createdAt}": () =>
+      typeof sentBody.id === "string" && sentBody.recipients === 2 && typeof sentBody.createdAt === "string",
   });
   const id = String(sentBody.id);
   const replay = http.post(`${BASE_URL}/v1/notifications`, JSON.stringify(first), { headers: jsonHeaders({ "Idempotency-Key": key }) });
   check(replay, { "idempotent replay answers the same id": (r) => r.status === 201 && json(r).id === id });
-  const conflict = http.post(`${BASE_URL}/v1/notifications`, JSON.stringify({ ...first, title: "changed" }), { headers: jsonHeaders({ "Idempotency-Key": key }) });
+  const conflict = http.post(`${BASE_URL}/v1/notifications`, JSON.stringify({ ...first, title: "changed" }), {
+    headers: jsonHeaders({ "Idempotency-Key": key }),
+  });
   check(conflict, { "same key, other body → 422": (r) => r.status === 422 });
-  const second = http.post(`${BASE_URL}/v1/notifications`, JSON.stringify({ recipients: [alice], ...makePayload(rng), category: "other" }), { headers: jsonHeaders() });
+  const second = http.post(
+    `${BASE_URL}/v1/notifications`,
+    JSON.stringify({ recipients: [alice], ...makePayload(rng), category: "other" }),
+    { headers: jsonHeaders() },
+  );
   const id2 = String(json(second).id);
   check(second, { "second send 201": (r) => r.status === 201 });
   check(http.post(`${BASE_URL}/v1/notifications`, JSON.stringify({ recipients: [], title: "" }), { headers: jsonHeaders() }), {
@@ -92,7 +101,9 @@ export default function smoke(): void {
     "list 200": (r) => r.status === 200,
     "list has both items, newest first": () => items.length === 2 && items[0]?.id === id2 && items[1]?.id === id,
     "list items have the documented fields": () =>
-      ["id", "title", "body", "category", "data", "actionUrl", "createdAt", "expiresAt", "seenAt", "readAt", "archivedAt"].every((f) => items[0] !== undefined && f in items[0]),
+      ["id", "title", "body", "category", "data", "actionUrl", "createdAt", "expiresAt", "seenAt", "readAt", "archivedAt"].every(
+        (f) => items[0] !== undefined && f in items[0],
+      ),
     "list counts 2 unread 2 unseen": () => {
       const c = listBody.counts as Record<string, unknown> | undefined;
       return !!c && c.total === 2 && c.unread === 2 && c.unseen === 2;
@@ -103,10 +114,12 @@ export default function smoke(): void {
   check(page, { "limit=1 gives a nextCursor": () => typeof cursor === "string" });
   if (typeof cursor === "string") {
     const page2 = http.get(`${feed(alice)}?limit=1&cursor=${encodeURIComponent(cursor)}`, { headers: authHeaders() });
-    check(page2, { "cursor page 2 is the older item, last page": (r) => {
-      const b = json(r);
-      return r.status === 200 && (b.items as Array<{ id?: string }>)[0]?.id === id && b.nextCursor === null;
-    } });
+    check(page2, {
+      "cursor page 2 is the older item, last page": (r) => {
+        const b = json(r);
+        return r.status === 200 && (b.items as Array<{ id?: string }>)[0]?.id === id && b.nextCursor === null;
+      },
+    });
   }
   check(http.get(`${feed(alice)}?category=smoke&status=unread&archived=exclude`, { headers: authHeaders() }), {
     "category filter": (r) => r.status === 200 && (json(r).items as unknown[]).length === 1,
@@ -121,11 +134,15 @@ export default function smoke(): void {
     "patch read 200": (r) => r.status === 200,
     "read implies seen": (r) => typeof json(r).readAt === "string" && typeof json(r).seenAt === "string",
   });
-  check(http.get(`${feed(alice)}/counts`, { headers: authHeaders() }), { "counts after read: 1 unread": (r) => json(r).unread === 1 && json(r).unseen === 1 });
+  check(http.get(`${feed(alice)}/counts`, { headers: authHeaders() }), {
+    "counts after read: 1 unread": (r) => json(r).unread === 1 && json(r).unseen === 1,
+  });
   check(http.patch(`${feed(alice)}/${id}`, JSON.stringify({ archived: true }), { headers: jsonHeaders() }), {
     "patch archive 200": (r) => r.status === 200 && typeof json(r).archivedAt === "string",
   });
-  check(http.get(`${feed(alice)}?archived=only`, { headers: authHeaders() }), { "archived=only lists it": (r) => (json(r).items as unknown[]).length === 1 });
+  check(http.get(`${feed(alice)}?archived=only`, { headers: authHeaders() }), {
+    "archived=only lists it": (r) => (json(r).items as unknown[]).length === 1,
+  });
 
   // Bulk mark
   check(http.post(`${feed(alice)}/mark`, JSON.stringify({ action: "unarchive", ids: [id] }), { headers: jsonHeaders() }), {
@@ -141,9 +158,14 @@ export default function smoke(): void {
   // User tokens
   const tok = http.post(`${BASE_URL}/v1/users/${bob}/tokens`, null, { headers: authHeaders() });
   const token = json(tok).token;
-  check(tok, { "token {token, expiresAt}": (r) => (r.status === 200 || r.status === 201) && typeof token === "string" && typeof json(r).expiresAt === "string" });
+  check(tok, {
+    "token {token, expiresAt}": (r) =>
+      (r.status === 200 || r.status === 201) && typeof token === "string" && typeof json(r).expiresAt === "string",
+  });
   const asBob = { headers: { Authorization: `Bearer ${String(token)}` } };
-  check(http.get(`${feed(bob)}`, asBob), { "user token reads its own feed": (r) => r.status === 200 && (json(r).items as unknown[]).length === 1 });
+  check(http.get(`${feed(bob)}`, asBob), {
+    "user token reads its own feed": (r) => r.status === 200 && (json(r).items as unknown[]).length === 1,
+  });
   check(http.get(`${feed(alice)}`, asBob), { "user token on another feed → 403": (r) => r.status === 403 });
 
   // Delete

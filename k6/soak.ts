@@ -6,7 +6,17 @@
  *   k6 run -e BASE_URL=... -e API_KEY=... -e KNEE_RPS=<from stress> k6/soak.ts
  */
 import { fail } from "k6";
-import { CFG, envInt, mixedIteration, mixThresholds, type SetupData, SUMMARY_TREND_STATS, type SummaryData, seed, summaryOutputs } from "./lib.ts";
+import {
+  CFG,
+  envInt,
+  mixedIteration,
+  mixThresholds,
+  type SetupData,
+  SUMMARY_TREND_STATS,
+  type SummaryData,
+  seed,
+  summaryOutputs,
+} from "./lib.ts";
 
 const KNEE_RPS = envInt("KNEE_RPS", 0);
 const FRACTION = Number(__ENV.SOAK_FRACTION || 0.7);

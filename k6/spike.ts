@@ -11,7 +11,18 @@
  * itself: in `after`, p(99) is back under P99_MS (25 ms) and < 0.1 % of requests fail.
  */
 import exec from "k6/execution";
-import { CFG, envInt, mixedIteration, P99_MS, reportOnlyThresholds, type SetupData, SUMMARY_TREND_STATS, type SummaryData, seed, summaryOutputs } from "./lib.ts";
+import {
+  CFG,
+  envInt,
+  mixedIteration,
+  P99_MS,
+  reportOnlyThresholds,
+  type SetupData,
+  SUMMARY_TREND_STATS,
+  type SummaryData,
+  seed,
+  summaryOutputs,
+} from "./lib.ts";
 
 const TARGET_RPS = envInt("TARGET_RPS", 10_000);
 const BASE_RPS = envInt("BASE_RPS", Math.round(TARGET_RPS * 0.2));

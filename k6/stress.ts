@@ -14,7 +14,18 @@
  */
 import exec from "k6/execution";
 import { Gauge } from "k6/metrics";
-import { CFG, envInt, mixedIteration, P99_MS, reportOnlyThresholds, type SetupData, SUMMARY_TREND_STATS, type SummaryData, seed, summaryOutputs } from "./lib.ts";
+import {
+  CFG,
+  envInt,
+  mixedIteration,
+  P99_MS,
+  reportOnlyThresholds,
+  type SetupData,
+  SUMMARY_TREND_STATS,
+  type SummaryData,
+  seed,
+  summaryOutputs,
+} from "./lib.ts";
 
 const START_RPS = envInt("START_RPS", 1000);
 const STEP_RPS = envInt("STEP_RPS", 1000);

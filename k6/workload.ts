@@ -102,7 +102,8 @@ export function configFromEnv(env: Record<string, string | undefined>, base: Par
 export function validateConfig(cfg: WorkloadConfig): WorkloadConfig {
   if (!Number.isInteger(cfg.users) || cfg.users < 1) throw new Error("users must be a positive integer");
   if (!Number.isInteger(cfg.seedPerUser) || cfg.seedPerUser < 1) throw new Error("seedPerUser must be ≥ 1 (mark_read needs a seeded item)");
-  if (!Number.isInteger(cfg.batchSize) || cfg.batchSize < 1 || cfg.batchSize > BULK_RECIPIENTS) throw new Error(`batchSize must be in [1, ${BULK_RECIPIENTS}]`);
+  if (!Number.isInteger(cfg.batchSize) || cfg.batchSize < 1 || cfg.batchSize > BULK_RECIPIENTS)
+    throw new Error(`batchSize must be in [1, ${BULK_RECIPIENTS}]`);
   return cfg;
 }
 

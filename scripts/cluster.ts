@@ -94,7 +94,12 @@ export function haproxySlots(config = HAPROXY_CONFIG): number {
 }
 
 /** The environment deploy/haproxy.cfg needs for these instance ports. */
-export function haproxyEnvironment(opts: { ports: readonly number[]; host?: string; lbPort: number; statsPort: number }): Record<string, string> {
+export function haproxyEnvironment(opts: {
+  ports: readonly number[];
+  host?: string;
+  lbPort: number;
+  statsPort: number;
+}): Record<string, string> {
   const env: Record<string, string> = { LB_PORT: String(opts.lbPort), LB_STATS_PORT: String(opts.statsPort) };
   opts.ports.forEach((port, i) => {
     env[`LB_SERVER_${i + 1}`] = `${opts.host ?? "127.0.0.1"}:${port}`;

@@ -110,7 +110,6 @@ export async function startServer(
   return { port, instanceId, metrics, shutdown };
 }
 
-
 /** SIGTERM (Kubernetes, docker stop) and SIGINT (Ctrl-C) both drain, then exit 0. */
 export function exitOnSignals(server: RunningServer, logger: Logger): void {
   for (const signal of ["SIGTERM", "SIGINT"] as const) {

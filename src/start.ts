@@ -1,6 +1,6 @@
 import cluster from "node:cluster";
 import pino from "pino";
-import { ConfigError, type Config, loadConfig } from "./config.ts";
+import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { exitOnSignals, startServer } from "./server.ts";
 
 /** Started by main.ts: parse config, then serve (one process) or supervise workers (HERALD_WORKERS > 1). */

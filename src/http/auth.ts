@@ -27,9 +27,7 @@ export function authenticate(options: { apiKeys: Map<string, string>; tokenSecre
       });
     }
     const credential = match[1];
-    const principal = isJwtShaped(credential)
-      ? await verifyUserToken(credential, options.tokenSecret)
-      : resolveApiKey(keys, credential);
+    const principal = isJwtShaped(credential) ? await verifyUserToken(credential, options.tokenSecret) : resolveApiKey(keys, credential);
     if (!principal) {
       throw new ApiError("unauthorized", "the API key or user token is invalid or expired", {
         headers: { "WWW-Authenticate": 'Bearer realm="herald", error="invalid_token"' },
@@ -43,7 +41,8 @@ export function authenticate(options: { apiKeys: Map<string, string>; tokenSecre
 /** The tenant of a server-side caller; user tokens may not act for the tenant. */
 export function requireServer(c: Context): string {
   const principal = c.get("principal") as Principal;
-  if (principal.user !== null) throw new ApiError("forbidden", "this operation needs an API key; user tokens may only read and change their own feed");
+  if (principal.user !== null)
+    throw new ApiError("forbidden", "this operation needs an API key; user tokens may only read and change their own feed");
   return principal.tenant;
 }
 

@@ -75,7 +75,10 @@ export function onError(logger: Logger) {
   return function onError(err: Error, c: Context): Response {
     if (err instanceof ApiError) return problem(c, err);
     if (err instanceof StoreUnavailableError) {
-      return problem(c, new ApiError("store_unavailable", "the store did not answer in time; retry shortly", { headers: { "Retry-After": "1" } }));
+      return problem(
+        c,
+        new ApiError("store_unavailable", "the store did not answer in time; retry shortly", { headers: { "Retry-After": "1" } }),
+      );
     }
     if (err instanceof HTTPException) {
       const code = codeForStatus(err.status);

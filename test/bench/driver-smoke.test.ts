@@ -19,23 +19,37 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function runDriver(args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((ok) => {
-    execFile(process.execPath, [join(ROOT, "bench/run.ts"), ...args], { cwd: ROOT, timeout: 150_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      ok({ code: error ? ((error as { code?: number }).code ?? 1) : 0, output: `${stdout}${stderr}` });
-    });
+    execFile(
+      process.execPath,
+      [join(ROOT, "bench/run.ts"), ...args],
+      { cwd: ROOT, timeout: 150_000, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        ok({ code: error ? ((error as { code?: number }).code ?? 1) : 0, output: `${stdout}${stderr}` });
+      },
+    );
   });
 }
 
 describe("bench driver smoke", () => {
-  it("drives the shared workload against Herald on SQLite and writes a JSON result with ops and no errors", { timeout: 180_000 }, async () => {
+  it("drives the shared workload against Herald on SQLite and writes a JSON result with ops and no errors", {
+    timeout: 180_000,
+  }, async () => {
     const out = join(dir, "result.json");
     const { code, output } = await runDriver([
-      "--store", "sqlite",
-      "--target", "herald",
-      "--duration", "2",
-      "--warmup", "1",
-      "--users", "200",
-      "--seed-per-user", "5",
-      "--out", out,
+      "--store",
+      "sqlite",
+      "--target",
+      "herald",
+      "--duration",
+      "2",
+      "--warmup",
+      "1",
+      "--users",
+      "200",
+      "--seed-per-user",
+      "5",
+      "--out",
+      out,
     ]);
     expect(code, output).toBe(0);
     const report = JSON.parse(readFileSync(out, "utf8")) as BenchReport;

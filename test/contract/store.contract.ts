@@ -74,7 +74,7 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
 
       it("returns the stored content byte for byte", async () => {
         const f = feed();
-        const n = notification({ title: "ünïcödé \"quoted\" \n line" });
+        const n = notification({ title: 'ünïcödé "quoted" \n line' });
         await send(f, n);
         const page = await store.list(f, query(), T0);
         expect(page.items[0]?.content).toBe(n.content);

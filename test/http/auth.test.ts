@@ -1,7 +1,7 @@
 import { createHmac } from "node:crypto";
 import { sign } from "hono/jwt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildTestApp, expectProblem, expectStatus, OTHER_KEY, TOKEN_SECRET, type TestApp } from "../support/app.ts";
+import { buildTestApp, expectProblem, expectStatus, OTHER_KEY, type TestApp, TOKEN_SECRET } from "../support/app.ts";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -43,7 +43,11 @@ describe("authentication", () => {
     it("answers 401 for an expired token, another secret, alg none and garbage", async () => {
       const now = Math.floor(Date.now() / 1000);
       const expired = await sign({ sub: "alice", tnt: "acme", iat: now - 7200, exp: now - 3600 }, TOKEN_SECRET, "HS256");
-      const foreign = await sign({ sub: "alice", tnt: "acme", iat: now, exp: now + 3600 }, "another-secret-another-secret-another", "HS256");
+      const foreign = await sign(
+        { sub: "alice", tnt: "acme", iat: now, exp: now + 3600 },
+        "another-secret-another-secret-another",
+        "HS256",
+      );
       const none = `${b64({ alg: "none", typ: "JWT" })}.${b64({ sub: "alice", tnt: "acme", exp: now + 3600 })}.`;
       const header = b64({ alg: "HS512", typ: "JWT" });
       const payload = b64({ sub: "alice", tnt: "acme", exp: now + 3600 });
@@ -79,9 +83,14 @@ describe("authentication", () => {
       const other = await t.call("GET", "/v1/users/shared-id/notifications", { key: OTHER_KEY });
       expectStatus(other, 200);
       expect(other.body.items).toEqual([]);
-      expectProblem(await t.call("PATCH", `/v1/users/shared-id/notifications/${sent.body.id}`, { key: OTHER_KEY, body: { read: true } }), 404);
+      expectProblem(
+        await t.call("PATCH", `/v1/users/shared-id/notifications/${sent.body.id}`, { key: OTHER_KEY, body: { read: true } }),
+        404,
+      );
       expectProblem(await t.call("DELETE", `/v1/users/shared-id/notifications/${sent.body.id}`, { key: OTHER_KEY }), 404);
-      expect((await t.call("POST", "/v1/users/shared-id/notifications/mark", { key: OTHER_KEY, body: { action: "read" } })).body).toEqual({ updated: 0 });
+      expect((await t.call("POST", "/v1/users/shared-id/notifications/mark", { key: OTHER_KEY, body: { action: "read" } })).body).toEqual({
+        updated: 0,
+      });
       expect((await t.call("GET", "/v1/users/shared-id/notifications/counts")).body).toEqual({ total: 1, unread: 1, unseen: 1 });
     });
 

@@ -9,7 +9,8 @@ afterAll(() => t.close());
 
 let n = 0;
 const key = () => `key-${Date.now()}-${++n}`;
-const send = (body: unknown, idempotencyKey: string) => t.call("POST", "/v1/notifications", { body, headers: { "idempotency-key": idempotencyKey } });
+const send = (body: unknown, idempotencyKey: string) =>
+  t.call("POST", "/v1/notifications", { body, headers: { "idempotency-key": idempotencyKey } });
 
 describe("Idempotency-Key", () => {
   it("replays the first response and inserts nothing on a retry", async () => {

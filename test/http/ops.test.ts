@@ -57,7 +57,13 @@ describe("operations endpoints", () => {
     const resolved = schema.$ref ? res.body.components.schemas[schema.$ref.split("/").pop()] : schema;
     expect(resolved.properties.recipients.maxItems).toBe(1000);
     expect(Object.keys(send.responses)).toEqual(expect.arrayContaining(["201", "400", "401", "403", "409", "413", "415", "422", "503"]));
-    for (const path of ["/v1/users/{userId}/notifications", "/v1/users/{userId}/notifications/counts", "/v1/users/{userId}/notifications/mark", "/v1/users/{userId}/notifications/{id}", "/v1/users/{userId}/tokens"]) {
+    for (const path of [
+      "/v1/users/{userId}/notifications",
+      "/v1/users/{userId}/notifications/counts",
+      "/v1/users/{userId}/notifications/mark",
+      "/v1/users/{userId}/notifications/{id}",
+      "/v1/users/{userId}/tokens",
+    ]) {
       expect(res.body.paths[path], path).toBeDefined();
     }
   });

@@ -22,7 +22,9 @@ export type TestResponse = { status: number; headers: Headers; body: Json; text:
  * Builds the real app on a real store (a temp SQLite file unless one is given), with two tenants:
  * acme (API_KEY) and globex (OTHER_KEY). `call` sends a request through app.request().
  */
-export async function buildTestApp(options: { store?: Store; feedMax?: number; bodyLimit?: number; instanceId?: string; now?: () => number } = {}) {
+export async function buildTestApp(
+  options: { store?: Store; feedMax?: number; bodyLimit?: number; instanceId?: string; now?: () => number } = {},
+) {
   const dir = options.store ? null : mkdtempSync(join(tmpdir(), "herald-http-"));
   const store = options.store ?? openSqliteStore({ path: join(dir as string, "herald.db"), feedMax: options.feedMax ?? 1000 });
   let accepting = true;
@@ -91,5 +93,11 @@ export function expectStatus(res: { status: number; text: string; headers: Heade
 export function expectProblem(res: TestResponse, status: number): void {
   expectStatus(res, status);
   expect(res.headers.get("content-type")).toBe("application/problem+json");
-  expect(res.body, res.text).toMatchObject({ status, type: expect.stringMatching(/^urn:herald:problem:/), title: expect.any(String), detail: expect.any(String), requestId: expect.any(String) });
+  expect(res.body, res.text).toMatchObject({
+    status,
+    type: expect.stringMatching(/^urn:herald:problem:/),
+    title: expect.any(String),
+    detail: expect.any(String),
+    requestId: expect.any(String),
+  });
 }

@@ -134,8 +134,7 @@ describe.concurrent("the exit hooks", () => {
   }
 
   it("kill the servers of a test process that dies of an uncaught error", () => orphanCheck("throw"));
-  it("kill the servers of a test process stopped with SIGTERM (as Vitest stops its workers)", () =>
-    orphanCheck("SIGTERM"));
+  it("kill the servers of a test process stopped with SIGTERM (as Vitest stops its workers)", () => orphanCheck("SIGTERM"));
   it.runIf(parentDeathSignalSupported())("kill the servers of a SIGKILLed test process (setpriv --pdeathsig)", () =>
     orphanCheck("SIGKILL"),
   );

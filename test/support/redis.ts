@@ -339,10 +339,7 @@ export function redisCommand(
       if (error) reject(error);
       else resolve(value as RespValue);
     };
-    const timer = setTimeout(
-      () => finish(new Error(`${host}:${port} did not answer ${args[0]} within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => finish(new Error(`${host}:${port} did not answer ${args[0]} within ${timeoutMs} ms`)), timeoutMs);
     socket.on("connect", () => socket.write(encodeCommand(args)));
     socket.on("data", (chunk: Buffer) => {
       buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
@@ -439,9 +436,7 @@ async function waitUntilReady(child: ChildProcess, port: number, dir: string): P
     }
     if (Date.now() > deadline) {
       await terminate(child, "SIGKILL");
-      throw new RedisStartError(
-        `redis-server on port ${port} did not answer PING within ${START_TIMEOUT_MS} ms:\n${await logTail(dir)}`,
-      );
+      throw new RedisStartError(`redis-server on port ${port} did not answer PING within ${START_TIMEOUT_MS} ms:\n${await logTail(dir)}`);
     }
     await sleep(20);
   }
@@ -622,8 +617,7 @@ async function waitForClusterOk(nodes: readonly ManagedProcess[], masters: numbe
       }),
     );
     if (states.every(Boolean)) return;
-    if (Date.now() > deadline)
-      throw new Error(`Redis Cluster did not reach cluster_state:ok within ${timeoutMs} ms (${last})`);
+    if (Date.now() > deadline) throw new Error(`Redis Cluster did not reach cluster_state:ok within ${timeoutMs} ms (${last})`);
     await sleep(50);
   }
 }
@@ -670,9 +664,7 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
     ...userArgs,
   ];
   const settled = await Promise.allSettled(
-    Array.from({ length: masters }, () =>
-      launchManaged("redis-cluster", 1, (extraPorts) => clusterArgs(extraPorts[0] as number)),
-    ),
+    Array.from({ length: masters }, () => launchManaged("redis-cluster", 1, (extraPorts) => clusterArgs(extraPorts[0] as number))),
   );
   const managed = settled.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
   const cleanup = async (): Promise<void> => {
@@ -722,13 +714,7 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
           for (const range of ranges) {
             if (!Array.isArray(range)) continue;
             const [start, end, master] = range;
-            if (
-              typeof start === "number" &&
-              typeof end === "number" &&
-              start <= slot &&
-              slot <= end &&
-              Array.isArray(master)
-            ) {
+            if (typeof start === "number" && typeof end === "number" && start <= slot && slot <= end && Array.isArray(master)) {
               const [host, port, id] = master;
               return { host: String(host) || HOST, port: Number(port), id: String(id), slot };
             }
@@ -738,9 +724,7 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
           lastError = error;
         }
       }
-      throw new Error(
-        `could not find the master of ${JSON.stringify(key)}: ${String(lastError ?? "no node is running")}`,
-      );
+      throw new Error(`could not find the master of ${JSON.stringify(key)}: ${String(lastError ?? "no node is running")}`);
     },
     cleanup,
   };

@@ -9,8 +9,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
-import { CONFIG_VARIABLES, type Config, loadConfig } from "../../src/config.ts";
 import { haproxyEnvironment, haproxySlots } from "../../scripts/cluster.ts";
+import { CONFIG_VARIABLES, type Config, loadConfig } from "../../src/config.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const K8S = join(ROOT, "deploy", "k8s");
@@ -276,7 +276,10 @@ describe("Kubernetes manifests agree with Herald's configuration", () => {
 
 describe("docker-compose.yml agrees with Herald's configuration", () => {
   it("runs three Herald replicas built from the Dockerfile", () => {
-    expect(heraldServices.map(([name]) => name), "services with a build").toHaveLength(3);
+    expect(
+      heraldServices.map(([name]) => name),
+      "services with a build",
+    ).toHaveLength(3);
     for (const [name, s] of heraldServices) {
       const context = typeof s.build === "string" ? s.build : s.build.context;
       expect(context, `${name}.build ${show(s.build)}`).toBe(".");
@@ -332,9 +335,10 @@ describe("docker-compose.yml agrees with Herald's configuration", () => {
     expect(haproxyService, "a service on the haproxy image").toBeDefined();
     expect(haproxyService.image, "HAProxy image").toBe("haproxy:2.6");
     const mounts = (haproxyService.volumes ?? []).map(String);
-    expect(mounts.some((m: string) => m.startsWith("./deploy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg")), show(mounts)).toBe(
-      true,
-    );
+    expect(
+      mounts.some((m: string) => m.startsWith("./deploy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg")),
+      show(mounts),
+    ).toBe(true);
     expect((haproxyService.ports ?? []).map(String), "published ports").toContain("8080:8080");
     expect(String(haproxyService.environment?.LB_PORT ?? "8080"), "LB_PORT").toBe("8080");
   });
@@ -460,7 +464,10 @@ describe("the Dockerfile builds the image Herald expects", () => {
     const pkg = JSON.parse(read("package.json"));
     const cmd = instructions.find((l) => l.startsWith("CMD "));
     expect(cmd && JSON.parse(cmd.slice(4)).join(" "), `CMD vs npm start ${show(pkg.scripts.start)}`).toBe(pkg.scripts.start);
-    expect(instructions.some((l) => /^ENV\s.*\bNODE_ENV=production\b/.test(l)), "ENV NODE_ENV=production").toBe(true);
+    expect(
+      instructions.some((l) => /^ENV\s.*\bNODE_ENV=production\b/.test(l)),
+      "ENV NODE_ENV=production",
+    ).toBe(true);
     const exposed = instructions.filter((l) => l.startsWith("EXPOSE ")).map((l) => l.split(/\s+/)[1]);
     expect(exposed, "EXPOSE").toEqual([String(defaults.port)]);
     const envPort = /^ENV\s.*\bPORT=(\d+)/m.exec(instructions.join("\n"));

@@ -65,7 +65,11 @@ describe("graceful shutdown on a real socket", () => {
     // Every acknowledged send is in the store after the process exited.
     const store = openSqliteStore({ path: join(dir, "h.db"), feedMax: 1000 });
     try {
-      const page = await store.list({ tenant: "acme", user: "u7" }, { limit: 100, before: null, status: "all", archived: "include", category: null }, Date.now());
+      const page = await store.list(
+        { tenant: "acme", user: "u7" },
+        { limit: 100, before: null, status: "all", archived: "include", category: null },
+        Date.now(),
+      );
       expect(page.counts.total).toBe(Math.min(acknowledged.length, 1000));
     } finally {
       await store.close();

@@ -54,7 +54,9 @@ describe("HERALD_WORKERS: every core of one host", () => {
     expect(instances.size, [...instances].join(", ")).toBe(2);
 
     const metrics = await fresh(base, "/metrics");
-    const match = /herald_http_requests_total\{method="GET",route="\/v1\/users\/:userId\/notifications\/counts",status="200"\} (\d+)/.exec(metrics.text);
+    const match = /herald_http_requests_total\{method="GET",route="\/v1\/users\/:userId\/notifications\/counts",status="200"\} (\d+)/.exec(
+      metrics.text,
+    );
     expect(Number(match?.[1]), "the sum over both workers").toBe(20);
 
     // SIGKILL one worker: the primary starts another, and the port keeps answering.
@@ -68,7 +70,10 @@ describe("HERALD_WORKERS: every core of one host", () => {
       if (res?.status === 200) seen.add(res.instance);
       await new Promise((r) => setTimeout(r, 50));
     }
-    expect([...seen].some((id) => !instances.has(id)), `a replacement worker answers: ${[...seen]}`).toBe(true);
+    expect(
+      [...seen].some((id) => !instances.has(id)),
+      `a replacement worker answers: ${[...seen]}`,
+    ).toBe(true);
 
     herald.child.kill("SIGTERM");
     expect(await herald.exited, herald.output()).toBe(0);

@@ -20,7 +20,11 @@ export const SendBody = z
       .optional()
       .openapi({ example: { invoiceId: "inv_1" } }),
     actionUrl: z.string().url().max(2048).optional(),
-    expiresAt: z.string().datetime({ offset: true }).optional().openapi({ description: "After this instant the item leaves lists and counts" }),
+    expiresAt: z
+      .string()
+      .datetime({ offset: true })
+      .optional()
+      .openapi({ description: "After this instant the item leaves lists and counts" }),
   })
   .strict()
   .openapi("SendNotification");

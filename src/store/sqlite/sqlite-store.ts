@@ -86,7 +86,8 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
 export function parseSqliteUrl(url: string): { path: string; synchronous: Sync } {
   const [path = "", query = ""] = url.slice("sqlite:".length).split("?");
   const sync = new URLSearchParams(query).get("synchronous") ?? "normal";
-  if (sync !== "off" && sync !== "normal" && sync !== "full") throw new Error(`sqlite synchronous must be off, normal or full, not ${sync}`);
+  if (sync !== "off" && sync !== "normal" && sync !== "full")
+    throw new Error(`sqlite synchronous must be off, normal or full, not ${sync}`);
   if (!path) throw new Error("sqlite URL needs a path, e.g. sqlite:./data/herald.db");
   return { path, synchronous: sync };
 }
@@ -113,9 +114,7 @@ class SqliteStore implements Store {
       bump: p(
         "UPDATE feeds SET seq = seq + ?, size = size + ?, total = total + ?, unread = unread + ?, unseen = unseen + ? WHERE tenant = ? AND user = ? RETURNING seq",
       ),
-      expired: p(
-        "DELETE FROM items WHERE tenant = ? AND user = ? AND expires_at <= ? RETURNING seen_at, read_at, archived_at",
-      ),
+      expired: p("DELETE FROM items WHERE tenant = ? AND user = ? AND expires_at <= ? RETURNING seen_at, read_at, archived_at"),
       oldest: p(
         "DELETE FROM items WHERE tenant = ? AND user = ? AND seq IN (SELECT seq FROM items WHERE tenant = ? AND user = ? ORDER BY seq LIMIT ?) RETURNING seen_at, read_at, archived_at",
       ),
@@ -124,12 +123,8 @@ class SqliteStore implements Store {
         "INSERT INTO deliveries (tenant, user, id, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET expires_at = excluded.expires_at",
       ),
       hasItem: p("SELECT 1 AS x FROM items WHERE tenant = ? AND user = ? AND id = ?"),
-      insert: p(
-        "INSERT INTO items (tenant, user, seq, id, content, category, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      ),
-      item: p(
-        "SELECT seq, id, content, seen_at, read_at, archived_at FROM items WHERE tenant = ? AND user = ? AND id = ?",
-      ),
+      insert: p("INSERT INTO items (tenant, user, seq, id, content, category, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+      item: p("SELECT seq, id, content, seen_at, read_at, archived_at FROM items WHERE tenant = ? AND user = ? AND id = ?"),
       itemsByIds: p(
         "SELECT seq, id, content, seen_at, read_at, archived_at FROM items WHERE tenant = ? AND user = ? AND id IN (SELECT value FROM json_each(?))",
       ),
@@ -242,9 +237,9 @@ class SqliteStore implements Store {
     return this.#transaction(() => {
       this.#touch(feed.tenant, feed.user, now);
       const q = this.#q;
-      const rows = (ids === null
-        ? q.allItems.all(feed.tenant, feed.user)
-        : q.itemsByIds.all(feed.tenant, feed.user, JSON.stringify(ids))) as Row[];
+      const rows = (
+        ids === null ? q.allItems.all(feed.tenant, feed.user) : q.itemsByIds.all(feed.tenant, feed.user, JSON.stringify(ids))
+      ) as Row[];
       let updated = 0;
       for (const row of rows) {
         const state = toItem(row);
