@@ -213,3 +213,22 @@ export function summaryOutputs(title: string, data: SummaryData, extra: Record<s
   const json = { test: title, baseUrl: BASE_URL, workload: CFG, ...extra, k6: data };
   return { stdout: textReport(title, data, extra), [path]: JSON.stringify(json, null, 2) };
 }
+
+/** Options of a constant-arrival-rate run of the mix (load.ts, soak.ts), with the mix's thresholds. */
+export function constantRateOptions(rate: number, duration: string) {
+  return {
+    setupTimeout: __ENV.SETUP_TIMEOUT || "15m",
+    summaryTrendStats: SUMMARY_TREND_STATS,
+    scenarios: {
+      mixed: {
+        executor: "constant-arrival-rate" as const,
+        rate,
+        timeUnit: "1s",
+        duration,
+        preAllocatedVUs: envInt("PRE_VUS", Math.max(50, Math.ceil(rate / 50))),
+        maxVUs: envInt("MAX_VUS", Math.max(500, Math.ceil(rate / 5))),
+      },
+    },
+    thresholds: mixThresholds(),
+  };
+}

@@ -8,35 +8,11 @@
  * < 0.1 % failed requests, > 99.9 % passed checks, and p(99) < P99_MS (25 ms) overall and for
  * each operation (list, counts, mark_read, send).
  */
-import {
-  CFG,
-  envInt,
-  mixedIteration,
-  mixThresholds,
-  type SetupData,
-  SUMMARY_TREND_STATS,
-  type SummaryData,
-  seed,
-  summaryOutputs,
-} from "./lib.ts";
+import { CFG, constantRateOptions, envInt, mixedIteration, type SetupData, type SummaryData, seed, summaryOutputs } from "./lib.ts";
 
 const TARGET_RPS = envInt("TARGET_RPS", 10_000);
 
-export const options = {
-  setupTimeout: __ENV.SETUP_TIMEOUT || "15m",
-  summaryTrendStats: SUMMARY_TREND_STATS,
-  scenarios: {
-    mixed: {
-      executor: "constant-arrival-rate" as const,
-      rate: TARGET_RPS,
-      timeUnit: "1s",
-      duration: __ENV.DURATION || "5m",
-      preAllocatedVUs: envInt("PRE_VUS", Math.max(50, Math.ceil(TARGET_RPS / 50))),
-      maxVUs: envInt("MAX_VUS", Math.max(500, Math.ceil(TARGET_RPS / 5))),
-    },
-  },
-  thresholds: mixThresholds(),
-};
+export const options = constantRateOptions(TARGET_RPS, __ENV.DURATION || "5m");
 
 export function setup(): SetupData {
   return seed();

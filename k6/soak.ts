@@ -6,37 +6,13 @@
  *   k6 run -e BASE_URL=... -e API_KEY=... -e KNEE_RPS=<from stress> k6/soak.ts
  */
 import { fail } from "k6";
-import {
-  CFG,
-  envInt,
-  mixedIteration,
-  mixThresholds,
-  type SetupData,
-  SUMMARY_TREND_STATS,
-  type SummaryData,
-  seed,
-  summaryOutputs,
-} from "./lib.ts";
+import { CFG, constantRateOptions, envInt, mixedIteration, type SetupData, type SummaryData, seed, summaryOutputs } from "./lib.ts";
 
 const KNEE_RPS = envInt("KNEE_RPS", 0);
 const FRACTION = Number(__ENV.SOAK_FRACTION || 0.7);
 const RATE = Math.max(1, Math.round(KNEE_RPS * FRACTION));
 
-export const options = {
-  setupTimeout: __ENV.SETUP_TIMEOUT || "15m",
-  summaryTrendStats: SUMMARY_TREND_STATS,
-  scenarios: {
-    mixed: {
-      executor: "constant-arrival-rate" as const,
-      rate: RATE,
-      timeUnit: "1s",
-      duration: __ENV.SOAK_DURATION || "30m",
-      preAllocatedVUs: envInt("PRE_VUS", Math.max(50, Math.ceil(RATE / 50))),
-      maxVUs: envInt("MAX_VUS", Math.max(500, Math.ceil(RATE / 5))),
-    },
-  },
-  thresholds: mixThresholds(),
-};
+export const options = constantRateOptions(RATE, __ENV.SOAK_DURATION || "30m");
 
 export function setup(): SetupData {
   if (KNEE_RPS <= 0) fail("KNEE_RPS is required: run k6/stress.ts first and pass the knee it reports");
