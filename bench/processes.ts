@@ -32,6 +32,18 @@ export function killChildren(): void {
   for (const c of children) c.kill("SIGKILL");
 }
 
+/** A port the kernel just gave out on 127.0.0.1 (free at the time of asking). */
+export function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const srv = net.createServer();
+    srv.once("error", fail);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => ok(port));
+    });
+  });
+}
+
 export function redisPing(port: number): Promise<boolean> {
   return new Promise((ok) => {
     const sock = net.connect({ host: "127.0.0.1", port });

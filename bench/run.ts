@@ -50,7 +50,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULT_CONFIG, validateConfig, type WorkloadConfig } from "../k6/workload.ts";
 import type { GeneratorConfig, GeneratorResult } from "./generator.ts";
-import { gitInfo, killChildren, seedFeeds, startBenchRedis, stopChild, track } from "./processes.ts";
+import { freePort, gitInfo, killChildren, seedFeeds, startBenchRedis, stopChild, track } from "./processes.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const GENERATOR_BUSY_LIMIT = 95;
@@ -192,17 +192,6 @@ function parseOptions(argv: string[]): Options {
 
 // ---------------------------------------------------------------------------------------------
 // Processes
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const srv = net.createServer();
-    srv.once("error", fail);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => ok(port));
-    });
-  });
-}
 
 /** The command line, with `node` meaning this Node (24), optionally under taskset. */
 function commandLine(cmd: string, cpu: string, pin: boolean): [string, string[]] {
