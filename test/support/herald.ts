@@ -14,12 +14,13 @@ export type HeraldProcess = {
 };
 
 /**
- * Starts `node src/main.ts` as a real process on a free port (PORT=0) and resolves once it listens.
+ * Starts `node src/main.ts` as a real process on a free port (PORT=0) and resolves once it listens
+ * (once `listeners` processes listen, for HERALD_WORKERS).
  *
  * @example
  * const herald = await startHerald({ HERALD_STORE_URL: `sqlite:${dir}/h.db` });
  */
-export async function startHerald(env: NodeJS.ProcessEnv, timeoutMs = 15_000): Promise<HeraldProcess> {
+export async function startHerald(env: NodeJS.ProcessEnv, timeoutMs = 15_000, listeners = 1): Promise<HeraldProcess> {
   const child = spawn(process.execPath, [resolve(ROOT, "src/main.ts")], {
     cwd: ROOT,
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", HERALD_LOG_LEVEL: "info", ...env },
@@ -31,7 +32,9 @@ export async function startHerald(env: NodeJS.ProcessEnv, timeoutMs = 15_000): P
     const timer = setTimeout(() => fail(new Error(`herald did not start in ${timeoutMs} ms:\n${log}`)), timeoutMs);
     const onData = (chunk: Buffer) => {
       log += chunk.toString();
-      const match = /"port":(\d+)[^\n]*"msg":"herald listening"/.exec(log);
+      // With HERALD_WORKERS, wait until every worker has logged that it listens.
+      const matches = [...log.matchAll(/"port":(\d+)[^\n]*"msg":"herald listening"/g)];
+      const match = matches.length >= listeners ? matches[0] : undefined;
       if (match) {
         clearTimeout(timer);
         done(Number(match[1]));

@@ -37,13 +37,17 @@ async function fresh(base: string, path: string, init: { method?: "GET" | "POST"
 describe("HERALD_WORKERS: every core of one host", () => {
   it("spreads requests over workers, aggregates metrics, replaces a dead worker and drains on SIGTERM", { timeout: 60_000 }, async () => {
     const port = await freePort();
-    herald = await startHerald({
-      PORT: String(port),
-      HERALD_WORKERS: "2",
-      HERALD_STORE_URL: url,
-      HERALD_API_KEYS: `acme:${KEY}`,
-      HERALD_TOKEN_SECRET: "x".repeat(32),
-    });
+    herald = await startHerald(
+      {
+        PORT: String(port),
+        HERALD_WORKERS: "2",
+        HERALD_STORE_URL: url,
+        HERALD_API_KEYS: `acme:${KEY}`,
+        HERALD_TOKEN_SECRET: "x".repeat(32),
+      },
+      15_000,
+      2,
+    );
     const base = `http://127.0.0.1:${port}`;
     const instances = new Set<string>();
     for (let i = 0; i < 20; i++) {
