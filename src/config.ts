@@ -86,7 +86,9 @@ export class ConfigError extends Error {}
  * const config = loadConfig({ HERALD_STORE_URL: "sqlite::memory:", HERALD_API_KEYS: "acme:0123456789abcdef" });
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(env);
+  // An empty variable counts as unset (compose files and .env templates often leave them empty).
+  const set = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
+  const parsed = envSchema.safeParse(set);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
     throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);

@@ -40,6 +40,13 @@ describe("configuration", () => {
     }
   });
 
+  it("treats an empty variable as unset", () => {
+    expect(loadConfig({ HERALD_API_KEYS: KEYS, HERALD_TOKEN_SECRET: SECRET, PORT: "", HERALD_FEED_MAX: "" })).toMatchObject({
+      port: 3000,
+      feedMax: 1000,
+    });
+  });
+
   it("refuses more than one worker on the SQLite store", () => {
     expect(() => loadConfig({ HERALD_API_KEYS: KEYS, HERALD_TOKEN_SECRET: SECRET, HERALD_WORKERS: "2" })).toThrow(/HERALD_WORKERS/);
   });
