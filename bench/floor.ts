@@ -2,8 +2,9 @@
  * The benchmark's floor (not shipped): the least a server can do to serve the workload of
  * k6/workload.ts with Herald's own store. A plain node:http server that makes the SAME store calls
  * as Herald (through src/store/index.ts `openStore`) for the benchmark's operations, with no
- * framework, no validation, no metrics, no logging, and auth by one string compare. Its responses
- * have Herald's status codes and shapes. bench/run.ts reports Herald's ops/s as a fraction of this.
+ * framework, no validation, no metrics, no logging, and auth by one string compare. It builds and
+ * serializes notifications with Herald's own framework-free functions, so its responses have
+ * Herald's status codes and bodies. bench/run.ts reports Herald's ops/s as a fraction of this.
  *
  * Serves: GET /readyz; GET /v1/users/{u}/notifications (limit only); GET …/notifications/counts;
  * PATCH …/notifications/{id}; POST /v1/notifications (with or without Idempotency-Key).
@@ -12,8 +13,9 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import http from "node:http";
+import { countsJson, feedPageJson, itemJson } from "../src/routes/feed/serialize.ts";
+import { buildNotification } from "../src/routes/notifications/notification.ts";
 import { openStore } from "../src/store/index.ts";
-import type { Counts, FeedItem, NewNotification } from "../src/store/types.ts";
 
 const env = process.env;
 const [tenant = "bench", apiKey = ""] = (env.HERALD_API_KEYS ?? "").split(",")[0]?.split(":") ?? [];
@@ -24,11 +26,6 @@ const store = await openStore({
   storeTimeoutMs: Number(env.HERALD_STORE_TIMEOUT_MS ?? 1000),
 });
 const DAY_MS = 24 * 3600 * 1000;
-
-const iso = (ms: number | null) => (ms === null ? "null" : `"${new Date(ms).toISOString()}"`);
-const itemJson = (i: FeedItem) =>
-  `${i.content.slice(0, -1)},"seenAt":${iso(i.seenAt)},"readAt":${iso(i.readAt)},"archivedAt":${iso(i.archivedAt)}}`;
-const countsJson = (c: Counts) => `{"total":${c.total},"unread":${c.unread},"unseen":${c.unseen}}`;
 
 function send(res: http.ServerResponse, status: number, body: string): void {
   res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
@@ -63,7 +60,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
       title: string;
       body?: string;
       category?: string;
-      data?: unknown;
+      data?: Record<string, unknown>;
       actionUrl?: string;
     };
     const recipients = [...new Set(body.recipients)];
@@ -79,17 +76,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
       if (r.state === "done")
         return send(res, 201, `{"id":"${id}","recipients":${recipients.length},"createdAt":"${new Date(at).toISOString()}"}`);
     }
-    const content = JSON.stringify({
-      id,
-      title: body.title,
-      body: body.body ?? null,
-      category: body.category ?? null,
-      data: body.data ?? null,
-      actionUrl: body.actionUrl ?? null,
-      createdAt: new Date(at).toISOString(),
-      expiresAt: null,
-    });
-    const n: NewNotification = { id, createdAt: at, expiresAt: null, category: body.category ?? null, content };
+    const n = buildNotification(id, at, body);
     await store.deliver(tenant, recipients, n, { now, dedupeMs: key === undefined ? null : DAY_MS });
     if (key !== undefined) await store.completeIdempotency(tenant, key);
     return send(res, 201, `{"id":"${id}","recipients":${recipients.length},"createdAt":"${new Date(at).toISOString()}"}`);
@@ -100,8 +87,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
   if (req.method === "GET" && parts.length === 5) {
     const limit = Number(/[?&]limit=(\d+)/.exec(url)?.[1] ?? 20);
     const page = await store.list(feed, { limit, before: null, status: "all", archived: "exclude", category: null }, now);
-    const next = page.next === null ? "null" : `"${Buffer.from(`p${page.next}`).toString("base64url")}"`;
-    return send(res, 200, `{"items":[${page.items.map(itemJson).join(",")}],"nextCursor":${next},"counts":${countsJson(page.counts)}}`);
+    return send(res, 200, feedPageJson(page));
   }
   if (req.method === "GET" && parts[5] === "counts") return send(res, 200, countsJson(await store.counts(feed, now)));
   if (req.method === "PATCH" && parts.length === 6) {

@@ -3,11 +3,13 @@
  * (so nothing outlives a driver), a private redis-server, seeding the feeds, and git facts.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { request } from "undici";
 import { assertSeeded, emptySeedIds, type SeedIds, seedSends, type WorkloadConfig } from "../k6/workload.ts";
+import type { GeneratorConfig, GeneratorResult } from "./generator.ts";
 
 /** Every child a driver started and that has not exited yet. */
 export const children = new Set<ChildProcess>();
@@ -136,4 +138,25 @@ export function gitInfo(root: string): { commit: string | null; dirty: boolean |
   } catch {
     return { commit: null, dirty: null };
   }
+}
+
+/**
+ * Runs the load generator (bench/generator.ts) as a child process, optionally pinned to a CPU, and
+ * resolves with the result it sends back over IPC.
+ */
+export function spawnGenerator(root: string, cfg: GeneratorConfig, file: string, cpu?: string): Promise<GeneratorResult> {
+  writeFileSync(file, JSON.stringify(cfg));
+  const args = [join(root, "bench/generator.ts"), file];
+  const [cmd, argv] = cpu === undefined ? [process.execPath, args] : ["taskset", ["-c", cpu, process.execPath, ...args]];
+  const gen = track(spawn(cmd, argv, { cwd: root, stdio: ["ignore", "inherit", "inherit", "ipc"] }));
+  const result = new Promise<GeneratorResult>((ok, fail) => {
+    let got: GeneratorResult | null = null;
+    gen.on("message", (m) => {
+      got = m as GeneratorResult;
+    });
+    gen.once("error", fail);
+    gen.once("exit", (code) => (got ? ok(got) : fail(new Error(`generator exited with ${code} and no result`))));
+  });
+  result.catch(() => {});
+  return result;
 }

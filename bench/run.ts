@@ -49,7 +49,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULT_CONFIG, validateConfig, type WorkloadConfig } from "../k6/workload.ts";
 import type { GeneratorConfig, GeneratorResult } from "./generator.ts";
-import { freePort, gitInfo, killChildren, seedFeeds, startBenchRedis, stopChild, track } from "./processes.ts";
+import { freePort, gitInfo, killChildren, seedFeeds, spawnGenerator, startBenchRedis, stopChild, track } from "./processes.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const GENERATOR_BUSY_LIMIT = 95;
@@ -311,18 +311,7 @@ async function runTarget(target: Target, opts: Options): Promise<TargetResult> {
       serverPid: server.pid,
       redisPid: redis?.pid,
     };
-    const cfgFile = join(dir, "generator.json");
-    writeFileSync(cfgFile, JSON.stringify(genCfg));
-    const [gcmd, gargv] = commandLine(`node ${join(ROOT, "bench/generator.ts")} ${cfgFile}`, opts.loadCpu, opts.pin);
-    const gen = track(spawn(gcmd, gargv, { cwd: ROOT, stdio: ["ignore", "inherit", "inherit", "ipc"] }));
-    const result = await new Promise<GeneratorResult>((ok, fail) => {
-      let got: GeneratorResult | null = null;
-      gen.on("message", (m) => {
-        got = m as GeneratorResult;
-      });
-      gen.once("error", fail);
-      gen.once("exit", (code) => (got ? ok(got) : fail(new Error(`generator exited with ${code} and no result`))));
-    });
+    const result = await spawnGenerator(ROOT, genCfg, join(dir, "generator.json"), opts.pin ? opts.loadCpu : undefined);
 
     const loadCore = result.cores.find((c) => String(c.cpu) === opts.loadCpu);
     let invalidReason: string | null = null;

@@ -42,7 +42,7 @@
  * Results go to bench/results/scale-<timestamp>.json (or --out) and are printed. Exit code 1 if any
  * step had errors.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
@@ -55,7 +55,7 @@ import { request } from "undici";
 import { DEFAULT_CONFIG, type SeedIds, validateConfig, type WorkloadConfig } from "../k6/workload.ts";
 import { type LocalCluster, startLocalCluster } from "../scripts/cluster.ts";
 import type { GeneratorConfig, GeneratorResult } from "./generator.ts";
-import { children, gitInfo, killChildren, seedFeeds, startBenchRedis, stopChild, track } from "./processes.ts";
+import { children, gitInfo, killChildren, seedFeeds, spawnGenerator, startBenchRedis, stopChild } from "./processes.ts";
 import { busyPercent, processCpuSeconds, readCores } from "./procstat.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -353,24 +353,7 @@ async function requestsPerServer(statsUrl: string): Promise<Record<string, numbe
 }
 
 // ---------------------------------------------------------------------------------------------
-// The generator (bench/generator.ts) as a child process, and what else the host was running
-
-function startGenerator(cfg: GeneratorConfig, file: string): Promise<GeneratorResult> {
-  writeFileSync(file, JSON.stringify(cfg));
-  const gen = track(
-    spawn(process.execPath, [join(ROOT, "bench/generator.ts"), file], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit", "ipc"] }),
-  );
-  const result = new Promise<GeneratorResult>((ok, fail) => {
-    let got: GeneratorResult | null = null;
-    gen.on("message", (m) => {
-      got = m as GeneratorResult;
-    });
-    gen.once("error", fail);
-    gen.once("exit", (code) => (got ? ok(got) : fail(new Error(`generator exited with ${code} and no result`))));
-  });
-  result.catch(() => {});
-  return result;
-}
+// What else the host was running
 
 /** CPU seconds (utime + stime) of every process on the host, with its command name. */
 function allProcessCpu(): Map<number, { comm: string; cpu: number }> {
@@ -494,7 +477,8 @@ async function runStep(n: number, ctx: StepContext): Promise<StepResult> {
     let prewarmErrors = 0;
     for (const i of cluster.instances) {
       if (opts.prewarmS <= 0) break;
-      const r = await startGenerator(
+      const r = await spawnGenerator(
+        ROOT,
         {
           ...generatorBase(ctx, ids),
           port: i.port,
@@ -511,7 +495,8 @@ async function runStep(n: number, ctx: StepContext): Promise<StepResult> {
       `[scale] ${n} instance${n > 1 ? "s" : ""}${ctx.limiter ? ` at ${opts.cpu} CPU each` : " (no quota)"}: pre-warmed ${opts.prewarmS} s each with no quota, then ${opts.warmupS} s warm-up + ${opts.durationS} s measured, ${opts.connections * (opts.connectionsPerInstance ? n : 1)} connections to HAProxy…\n`,
     );
 
-    const resultP = startGenerator(
+    const resultP = spawnGenerator(
+      ROOT,
       {
         ...generatorBase(ctx, ids),
         port: base + n,

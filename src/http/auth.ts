@@ -70,7 +70,12 @@ function sha256(value: string): Buffer {
   return hash("sha256", value, "buffer");
 }
 
-const isJwtShaped = (value: string) => value.split(".").length === 3;
+/** Exactly two dots (header.payload.signature); API keys are matched otherwise. No allocation per request. */
+function isJwtShaped(value: string): boolean {
+  const first = value.indexOf(".");
+  const second = first < 0 ? -1 : value.indexOf(".", first + 1);
+  return second > 0 && value.indexOf(".", second + 1) < 0;
+}
 
 /**
  * Issues a short-lived HS256 user token (RFC 7519) scoped to one tenant and user.

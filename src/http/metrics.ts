@@ -1,4 +1,4 @@
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context } from "hono";
 import { matchedRoutes } from "hono/route";
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 
@@ -6,10 +6,8 @@ export type Metrics = {
   registry: Registry;
   /** Records one store operation's duration in seconds. */
   observeStore(operation: string, outcome: "ok" | "error", seconds: number): void;
-  /** Records one answered request (its route pattern and status read from the context). */
+  /** Records one answered request (its route pattern and status read from the context); app.ts times it. */
   observeRequest(c: Context, seconds: number): void;
-  /** Times every request and records it with observeRequest (app.ts does this in its one timing middleware). */
-  middleware: MiddlewareHandler;
 };
 
 const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -22,11 +20,10 @@ const STORE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
  *
  * @example
  * const metrics = createMetrics({ defaults: true });
- * app.use(metrics.middleware);
+ * metrics.observeRequest(c, 0.002);
  */
-export function createMetrics(options: { defaults: boolean; labels?: Record<string, string> }): Metrics {
+export function createMetrics(options: { defaults: boolean }): Metrics {
   const registry = new Registry();
-  if (options.labels) registry.setDefaultLabels(options.labels);
   if (options.defaults) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
 
   const requests = new Counter({
@@ -68,18 +65,8 @@ export function createMetrics(options: { defaults: boolean; labels?: Record<stri
     children.duration.observe(seconds);
   };
 
-  const middleware: MiddlewareHandler = async function metrics(c, next) {
-    const start = performance.now();
-    try {
-      await next();
-    } finally {
-      observeRequest(c, (performance.now() - start) / 1000);
-    }
-  };
-
   return {
     registry,
-    middleware,
     observeRequest,
     observeStore(operation, outcome, seconds) {
       const key = `${operation} ${outcome}`;
@@ -94,7 +81,7 @@ export function createMetrics(options: { defaults: boolean; labels?: Record<stri
 }
 
 /** The matched route's pattern (e.g. `/v1/users/:userId/notifications`), or "unmatched". */
-function routePattern(c: Parameters<MiddlewareHandler>[0]): string {
+function routePattern(c: Context): string {
   const routes = matchedRoutes(c);
   for (let i = routes.length - 1; i >= 0; i--) {
     const route = routes[i];

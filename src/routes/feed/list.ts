@@ -3,7 +3,8 @@ import { requireFeed } from "../../http/auth.ts";
 import type { AppDeps, Router } from "../../http/env.ts";
 import { preSerialized } from "../../http/json.ts";
 import { bearerSecurity, errorResponses } from "../schemas.ts";
-import { countsJson, FeedCursor, FeedPageSchema, FeedParams, itemJson, ListQuerySchema } from "./schema.ts";
+import { FeedPageSchema, FeedParams, ListQuerySchema } from "./schema.ts";
+import { FeedCursor, feedPageJson } from "./serialize.ts";
 
 export const listFeedRoute = createRoute({
   method: "get",
@@ -33,8 +34,6 @@ export function listFeed(router: Router, deps: AppDeps, now: () => number): void
       },
       now(),
     );
-    const next = page.next === null ? "null" : `"${FeedCursor.encode(page.next)}"`;
-    const body = `{"items":[${page.items.map(itemJson).join(",")}],"nextCursor":${next},"counts":${countsJson(page.counts)}}`;
-    return preSerialized(c, body, 200);
+    return preSerialized(c, feedPageJson(page), 200);
   });
 }

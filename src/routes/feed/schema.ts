@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
-import type { Counts, FeedItem } from "../../store/types.ts";
 import { Category, UserIdParam } from "../schemas.ts";
+import { FeedCursor } from "./serialize.ts";
 
 export const FeedParams = z.object({ userId: UserIdParam });
 const ItemId = z.string().min(1).max(64).openapi({ example: "0f8fad5b-d9cb-469f-a165-70867728950e" });
@@ -31,18 +31,6 @@ export const CountsSchema = z
     unseen: z.number().int(),
   })
   .openapi("Counts");
-
-/**
- * A page cursor: the feed position of the last item returned. Positions only grow, so a page that
- * starts below it is unaffected by items inserted meanwhile: nothing is skipped or repeated.
- */
-export const FeedCursor = {
-  encode: (position: number): string => Buffer.from(`p${position}`).toString("base64url"),
-  decode(cursor: string): number | null {
-    const match = /^p([1-9][0-9]{0,15})$/.exec(Buffer.from(cursor, "base64url").toString("latin1"));
-    return match ? Number(match[1]) : null;
-  },
-};
 
 export const ListQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ example: 20 }),
@@ -84,17 +72,3 @@ export const MarkBody = z
   .openapi("MarkRequest");
 
 export const MarkResultSchema = z.object({ updated: z.number().int() }).openapi("MarkResult");
-
-const iso = (ms: number | null) => (ms === null ? "null" : `"${new Date(ms).toISOString()}"`);
-
-/**
- * Serializes a stored item to the API's FeedItem JSON by splicing the state onto the stored content,
- * so a read never parses or re-encodes the content.
- */
-export function itemJson(item: FeedItem): string {
-  return `${item.content.slice(0, -1)},"seenAt":${iso(item.seenAt)},"readAt":${iso(item.readAt)},"archivedAt":${iso(item.archivedAt)}}`;
-}
-
-export function countsJson(counts: Counts): string {
-  return `{"total":${counts.total},"unread":${counts.unread},"unseen":${counts.unseen}}`;
-}

@@ -4,7 +4,8 @@ import type { AppDeps, Router } from "../../http/env.ts";
 import { ApiError } from "../../http/errors.ts";
 import { preSerialized } from "../../http/json.ts";
 import { bearerSecurity, errorResponses, notFoundResponse } from "../schemas.ts";
-import { FeedItemSchema, ItemParams, itemJson, PatchBody } from "./schema.ts";
+import { FeedItemSchema, ItemParams, PatchBody } from "./schema.ts";
+import { itemJson } from "./serialize.ts";
 
 export const updateItemRoute = createRoute({
   method: "patch",

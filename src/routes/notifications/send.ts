@@ -6,6 +6,7 @@ import type { AppDeps, Router } from "../../http/env.ts";
 import { ApiError } from "../../http/errors.ts";
 import type { NewNotification } from "../../store/types.ts";
 import { bearerSecurity, errorResponses, idempotencyResponses } from "../schemas.ts";
+import { buildNotification } from "./notification.ts";
 import { IdempotencyHeaders, SendBody, SendResult } from "./schema.ts";
 
 /** Idempotency keys are kept this long (IETF httpapi idempotency-key draft; Stripe keeps 24 h). */
@@ -81,21 +82,6 @@ export function sendNotification(router: Router, deps: AppDeps, now: () => numbe
     await deps.store.completeIdempotency(tenant, key);
     return created(c, notification, recipients.length);
   });
-}
-
-function buildNotification(id: string, createdAt: number, body: SendBody): NewNotification {
-  const expiresAt = body.expiresAt === undefined ? null : Date.parse(body.expiresAt);
-  const content = JSON.stringify({
-    id,
-    title: body.title,
-    body: body.body ?? null,
-    category: body.category ?? null,
-    data: body.data ?? null,
-    actionUrl: body.actionUrl ?? null,
-    createdAt: new Date(createdAt).toISOString(),
-    expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString(),
-  });
-  return { id, createdAt, expiresAt, category: body.category ?? null, content };
 }
 
 function created(c: Context, n: NewNotification, recipients: number) {
