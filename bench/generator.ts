@@ -67,7 +67,8 @@ export interface GeneratorResult {
   cores: Array<{ cpu: number; busyPct: number }>;
   /** Open mode: operations still queued (never sent) when the window closed. */
   backlogAtEnd: number;
-  server: { cpuSeconds: number | null; cpuUsPerOp: number | null; rssMbAfter: number | null };
+  /** rssMbSamples: the server's RSS at the start of the measured window, every 10 s, and at its end. */
+  server: { cpuSeconds: number | null; cpuUsPerOp: number | null; rssMbAfter: number | null; rssMbSamples: number[] };
   /** The generator's own CPU use over the window, in % of one core. */
   generatorCpuPct: number;
   /** The benchmark's redis-server's CPU use over the window, in % of one core (null without Redis). */
@@ -232,12 +233,22 @@ export async function runGenerator(cfg: GeneratorConfig): Promise<GeneratorResul
   const genCpuBefore = process.cpuUsage();
   const redisBefore = cfg.redisPid ? processCpuSeconds(cfg.redisPid) : null;
   const cpuBefore = cfg.serverPid ? processCpuSeconds(cfg.serverPid) : null;
+  // RSS through the window, to tell a leak (a rising series) from a large but flat footprint.
+  const rssSamples: number[] = [];
+  const sampleRss = () => {
+    const mb = cfg.serverPid ? processRssMb(cfg.serverPid) : null;
+    if (mb !== null) rssSamples.push(mb);
+  };
+  sampleRss();
+  const rssTimer = setInterval(sampleRss, 10_000);
   await sleepUntil(measureEnd);
+  clearInterval(rssTimer);
   const coresAfter: CoreTimes[] = readCores();
   const genCpu = process.cpuUsage(genCpuBefore);
   const redisAfter = cfg.redisPid ? processCpuSeconds(cfg.redisPid) : null;
   const cpuAfter = cfg.serverPid ? processCpuSeconds(cfg.serverPid) : null;
   const rssAfter = cfg.serverPid ? processRssMb(cfg.serverPid) : null;
+  if (rssAfter !== null) rssSamples.push(rssAfter);
   const backlog = queue.length - qHead;
   stopping = true;
   if (schedule) clearTimeout(schedule);
@@ -280,6 +291,7 @@ export async function runGenerator(cfg: GeneratorConfig): Promise<GeneratorResul
       cpuSeconds: serverCpu,
       cpuUsPerOp: serverCpu !== null && ops > 0 ? Math.round((serverCpu * 1e6) / ops) : null,
       rssMbAfter: rssAfter,
+      rssMbSamples: rssSamples,
     },
     generatorCpuPct: genPct,
     redisCpuPct: redisPct,

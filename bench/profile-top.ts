@@ -6,7 +6,7 @@
  * Usage: node bench/profile-top.ts FILE.cpuprofile [--window 20] [--tail 1] [--top 25]
  *   --window S  seconds of samples to keep, ending --tail S before the profile's end (default 20, 1)
  *
- * With the benchmark: npm run bench -- --target herald --herald-cmd "node --cpu-prof --cpu-prof-dir=DIR src/main.ts"
+ * With the benchmark: npm run bench -- --target herald --herald-cmd "node --cpu-prof --cpu-prof-dir=DIR src/main.js"
  * (the server writes the profile when it exits at the end of the run).
  */
 import { readFileSync } from "node:fs";

@@ -4,17 +4,18 @@
  *
  * Held fixed: the server pinned to CPU 0 (`taskset -c 0`); the generator, and the benchmark's own
  * Redis, pinned to CPU 1; 64 keep-alive connections; 5 s warm-up, then 20 s measured. For each
- * target it starts a fresh store and server, waits for /readyz (timing it), seeds the feeds with
- * bulk sends of 1,000 recipients, then starts the generator process (bench/generator.ts) and
- * collects ops/s, p50/p99/p99.9 per operation and overall, errors, each core's busy % over the
- * measured window, the server's CPU time per op and its RSS. A run whose generator core was more
+ * target it starts a fresh store, seeds the feeds with bulk sends of 1,000 recipients through a
+ * seeding server that it then stops, starts the measured server on the seeded store and waits for
+ * /readyz (timing it), then starts the generator process (bench/generator.ts) and collects ops/s,
+ * p50/p99/p99.9 per operation and overall, errors, each core's busy % over the measured window,
+ * the server's CPU time per op and its RSS (sampled every 10 s). A run whose generator core was more
  * than 95 % busy is flagged INVALID: it measured the generator, not the server.
  *
  * Usage:
  *   npm run bench -- [--mode closed|open] [--rate 10000] [--store redis|sqlite]
  *                    [--target herald,floor] [--duration 20] [--warmup 5] [--connections 64]
  *                    [--users 10000] [--seed-per-user 50] [--seed 1] [--out file.json]
- *                    [--herald-cmd "node src/main.ts"] [--floor-cmd "node bench/floor.ts"]
+ *                    [--herald-cmd "node --max-semi-space-size=8 src/main.js"] [--floor-cmd "node bench/floor.ts"]
  *                    [--server-cpu 0] [--load-cpu 1] [--no-pin] [--env NAME=VALUE ...] [--keep]
  *                    [--server-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof-{target}"]
  *   --server-node-args (or BENCH_SERVER_NODE_ARGS): Node options for the server processes whose
@@ -24,7 +25,7 @@
  *   CI smoke: npm run bench -- --store sqlite --duration 2 --warmup 1 --users 200 --seed-per-user 5
  *
  * Targets:
- *  - herald: `node src/main.ts`.
+ *  - herald: `node --max-semi-space-size=8 src/main.js`, as `npm start` and the Dockerfile run it.
  *  - floor: a minimal node:http server (bench/floor.ts, not shipped) that makes the same store
  *    calls with no framework, validation or metrics. Herald's ops/s is reported as a fraction of
  *    the floor's measured in the same run. The floor is run by default when bench/floor.ts exists;
@@ -122,7 +123,7 @@ function parseOptions(argv: string[]): Options {
       "seed-per-user": { type: "string", default: String(DEFAULT_CONFIG.seedPerUser) },
       seed: { type: "string", default: String(DEFAULT_CONFIG.seed) },
       out: { type: "string" },
-      "herald-cmd": { type: "string", default: process.env.BENCH_HERALD_CMD ?? "node src/main.ts" },
+      "herald-cmd": { type: "string", default: process.env.BENCH_HERALD_CMD ?? "node --max-semi-space-size=8 src/main.js" },
       "floor-cmd": { type: "string", default: process.env.BENCH_FLOOR_CMD ?? "node bench/floor.ts" },
       "server-node-args": { type: "string", default: process.env.BENCH_SERVER_NODE_ARGS ?? "" },
       "server-cpu": { type: "string", default: "0" },
@@ -222,6 +223,60 @@ function tail(file: string, bytes = 4000): string {
 // Seeding
 
 // ---------------------------------------------------------------------------------------------
+// A server process
+
+/** Starts one server process of the target, pinned, and waits for /readyz, timing it. */
+async function launchServer(
+  target: Target,
+  cmdText: string,
+  nodeArgs: string,
+  storeUrl: string,
+  secrets: { apiKey: string; tokenSecret: string },
+  opts: Options,
+  logFile: string,
+): Promise<{ child: ChildProcess; base: string; port: number; readyMs: number }> {
+  const port = await freePort();
+  const [cmd, argv] = commandLine(
+    nodeArgs && /^node\s/.test(cmdText) ? `node ${nodeArgs} ${cmdText.slice(5)}` : cmdText,
+    opts.serverCpu,
+    opts.pin,
+  );
+  const log = openSync(logFile, "a");
+  const t0 = performance.now();
+  const child = track(
+    spawn(cmd, argv, {
+      cwd: ROOT,
+      stdio: ["ignore", log, log],
+      env: {
+        ...process.env,
+        NODE_ENV: "production",
+        HOST: "127.0.0.1",
+        PORT: String(port),
+        HERALD_STORE_URL: storeUrl,
+        HERALD_API_KEYS: `bench:${secrets.apiKey}`,
+        HERALD_TOKEN_SECRET: secrets.tokenSecret,
+        ...opts.env,
+      },
+    }),
+  );
+  closeSync(log);
+  const base = `http://127.0.0.1:${port}`;
+  while (performance.now() - t0 < 30_000) {
+    if (child.exitCode !== null) throw new Error(`${target} exited with ${child.exitCode} before it was ready:\n${tail(logFile)}`);
+    try {
+      const r = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(1000) });
+      await r.arrayBuffer();
+      if (r.status === 200) return { child, base, port, readyMs: Math.round(performance.now() - t0) };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await stopChild(child);
+  throw new Error(`${target} was not ready within 30 s:\n${tail(logFile)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
 // One target
 
 async function runTarget(target: Target, opts: Options): Promise<TargetResult> {
@@ -238,61 +293,36 @@ async function runTarget(target: Target, opts: Options): Promise<TargetResult> {
     } else {
       storeUrl = `sqlite:${join(dir, "herald.db")}`;
     }
-    const port = await freePort();
-    const apiKey = randomBytes(24).toString("base64url");
     const cmdText = target === "herald" ? opts.heraldCmd : opts.floorCmd;
     if (target === "floor" && cmdText === "node bench/floor.ts" && !existsSync(join(ROOT, "bench/floor.ts"))) {
       throw new Error("target floor: bench/floor.ts does not exist yet (or pass --floor-cmd / BENCH_FLOOR_CMD)");
     }
-    const nodeArgs = opts.serverNodeArgs.replaceAll("{target}", target);
-    const [cmd, argv] = commandLine(
-      nodeArgs && /^node\s/.test(cmdText) ? `node ${nodeArgs} ${cmdText.slice(5)}` : cmdText,
-      opts.serverCpu,
-      opts.pin,
-    );
-    const log = openSync(logFile, "a");
-    const t0 = performance.now();
-    server = track(
-      spawn(cmd, argv, {
-        cwd: ROOT,
-        stdio: ["ignore", log, log],
-        env: {
-          ...process.env,
-          NODE_ENV: "production",
-          HOST: "127.0.0.1",
-          PORT: String(port),
-          HERALD_STORE_URL: storeUrl,
-          HERALD_API_KEYS: `bench:${apiKey}`,
-          HERALD_TOKEN_SECRET: randomBytes(48).toString("base64url"),
-          ...opts.env,
-        },
-      }),
-    );
-    closeSync(log);
-    const base = `http://127.0.0.1:${port}`;
-    let readyMs = -1;
-    while (performance.now() - t0 < 30_000) {
-      if (server.exitCode !== null) throw new Error(`${target} exited with ${server.exitCode} before it was ready:\n${tail(logFile)}`);
-      try {
-        const r = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(1000) });
-        await r.arrayBuffer();
-        if (r.status === 200) {
-          readyMs = Math.round(performance.now() - t0);
-          break;
-        }
-      } catch {
-        // not listening yet
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    if (readyMs < 0) throw new Error(`${target} was not ready within 30 s:\n${tail(logFile)}`);
-    process.stderr.write(
-      `[${target}] ready in ${readyMs} ms on ${base} (${opts.store}); seeding ${opts.workload.users} users × ${opts.workload.seedPerUser}…\n`,
-    );
+    const secrets = { apiKey: randomBytes(24).toString("base64url"), tokenSecret: randomBytes(48).toString("base64url") };
 
-    const seeded = await seedFeeds(base, apiKey, opts.workload, opts.seedConcurrency);
+    // Seeding goes through a throw-away server of the same target, stopped before the measured one
+    // starts: the measured process then holds only what serving the mix needs (its RSS is the
+    // budget's figure), and its start is a restart on an existing store, as in production.
+    const seeder = await launchServer(target, cmdText, "", storeUrl, secrets, opts, logFile);
+    server = seeder.child;
+    process.stderr.write(`[${target}] seeding ${opts.workload.users} users × ${opts.workload.seedPerUser} through a seeding instance…\n`);
+    const seeded = await seedFeeds(seeder.base, secrets.apiKey, opts.workload, opts.seedConcurrency);
+    await stopChild(server);
+    server = null;
+
+    const measured = await launchServer(
+      target,
+      cmdText,
+      opts.serverNodeArgs.replaceAll("{target}", target),
+      storeUrl,
+      secrets,
+      opts,
+      logFile,
+    );
+    server = measured.child;
+    const { port, readyMs } = measured;
+    const apiKey = secrets.apiKey;
     process.stderr.write(
-      `[${target}] seeded with ${seeded.sends} bulk sends in ${seeded.seconds} s; ${opts.warmupS} s warm-up + ${opts.durationS} s measured (${opts.mode}${opts.mode === "open" ? ` at ${opts.rate}/s` : ""}, ${opts.connections} connections)…\n`,
+      `[${target}] seeded with ${seeded.sends} bulk sends in ${seeded.seconds} s; measured server ready in ${readyMs} ms (${opts.store}); ${opts.warmupS} s warm-up + ${opts.durationS} s measured (${opts.mode}${opts.mode === "open" ? ` at ${opts.rate}/s` : ""}, ${opts.connections} connections)…\n`,
     );
 
     const genCfg: GeneratorConfig = {
@@ -362,7 +392,7 @@ function printReport(r: BenchReport): void {
       `  ops/s: ${t.opsPerSec}${t.offeredRate ? ` (offered ${t.offeredRate}, backlog at end ${t.backlogAtEnd})` : ""}   errors: ${t.errors} (non-2xx ${t.errorBreakdown.non2xx}, socket ${t.errorBreakdown.socket}, timeout ${t.errorBreakdown.timeout}; warm-up ${t.warmupErrors})`,
     );
     lines.push(
-      `  cores busy: ${t.cores.map((c) => `cpu${c.cpu} ${c.busyPct}%`).join(", ")} (generator ${t.generatorCpuPct}%${t.redisCpuPct !== null ? `, redis ${t.redisCpuPct}%` : ""}, other processes ${t.otherLoadPct ?? "-"}%)   server: ${t.server.cpuUsPerOp ?? "-"} µs CPU/op, RSS ${t.server.rssMbAfter ?? "-"} MiB, ready in ${t.readyMs} ms`,
+      `  cores busy: ${t.cores.map((c) => `cpu${c.cpu} ${c.busyPct}%`).join(", ")} (generator ${t.generatorCpuPct}%${t.redisCpuPct !== null ? `, redis ${t.redisCpuPct}%` : ""}, other processes ${t.otherLoadPct ?? "-"}%)   server: ${t.server.cpuUsPerOp ?? "-"} µs CPU/op, RSS ${t.server.rssMbAfter ?? "-"} MiB (through the window: ${t.server.rssMbSamples.join(", ")}), ready in ${t.readyMs} ms`,
     );
     lines.push("  latency ms        count      p50      p99    p99.9      max");
     for (const [name, l] of Object.entries(t.latencyMs)) {

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:scale`: does capacity grow with instances?
  *
- * Runs 1, 2 and 3 Herald instances (`node src/main.ts`, HERALD_WORKERS=1) behind the real HAProxy
+ * Runs 1, 2 and 3 Herald instances (`node src/main.js`, HERALD_WORKERS=1) behind the real HAProxy
  * of deploy/haproxy.cfg (scripts/cluster.ts), all on one private redis-server, and drives each step
  * with the benchmark's own load generator (bench/generator.ts, the shared workload of
  * k6/workload.ts: 50 % list, 25 % counts, 15 % mark read, 10 % send; closed loop, 64 keep-alive

@@ -33,7 +33,7 @@ export type ClusterOptions = {
   statsPort?: number;
   /** Extra environment for the instances, over process.env. */
   env?: NodeJS.ProcessEnv;
-  /** The Herald entry point (default src/main.ts). */
+  /** The Herald entry point (default src/main.js). */
   entry?: string;
   /** HAProxy config (default deploy/haproxy.cfg). */
   haproxyConfig?: string;
@@ -219,7 +219,7 @@ export async function startLocalCluster(options: ClusterOptions = {}): Promise<L
   const basePort = options.basePort ?? 3001;
   const lbPort = options.lbPort ?? 8080;
   const statsPort = options.statsPort ?? 8404;
-  const entry = options.entry ?? join(ROOT, "src", "main.ts");
+  const entry = options.entry ?? join(ROOT, "src", "main.js");
   const config = options.haproxyConfig ?? HAPROXY_CONFIG;
   const readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
   const slots = haproxySlots(config);

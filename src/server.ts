@@ -22,7 +22,7 @@ export type RunningServer = {
 const DRAIN_QUIET_MS = 500;
 
 /**
- * Opens the store, builds the app and listens. Used by main.ts (and by each cluster worker).
+ * Opens the store, builds the app and listens. Used by main.js (and by each cluster worker).
  *
  * Shutdown, in order (for load balancers and Kubernetes):
  * 1. /readyz turns 503, and every response carries `Connection: close`;

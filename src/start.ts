@@ -3,7 +3,7 @@ import pino from "pino";
 import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { exitOnSignals, startServer } from "./server.ts";
 
-/** Started by main.ts: parse config, then serve (one process) or supervise workers (HERALD_WORKERS > 1). */
+/** Started by main.js: parse config, then serve (one process) or supervise workers (HERALD_WORKERS > 1). */
 async function main(): Promise<void> {
   let config: Config;
   try {

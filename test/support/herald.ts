@@ -14,14 +14,14 @@ export type HeraldProcess = {
 };
 
 /**
- * Starts `node src/main.ts` as a real process on a free port (PORT=0) and resolves once it listens
+ * Starts `node src/main.js` as a real process on a free port (PORT=0) and resolves once it listens
  * (once `listeners` processes listen, for HERALD_WORKERS).
  *
  * @example
  * const herald = await startHerald({ HERALD_STORE_URL: `sqlite:${dir}/h.db` });
  */
 export async function startHerald(env: NodeJS.ProcessEnv, timeoutMs = 15_000, listeners = 1): Promise<HeraldProcess> {
-  const child = spawn(process.execPath, [resolve(ROOT, "src/main.ts")], {
+  const child = spawn(process.execPath, [resolve(ROOT, "src/main.js")], {
     cwd: ROOT,
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", HERALD_LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],

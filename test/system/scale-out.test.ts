@@ -1,5 +1,5 @@
 /**
- * Scale-out proof on real processes: three Herald instances (`node src/main.ts`) behind the real
+ * Scale-out proof on real processes: three Herald instances (`node src/main.js`) behind the real
  * HAProxy of deploy/haproxy.cfg (scripts/cluster.ts), on a private redis-server, under a bounded
  * load from eight undici keep-alive clients.
  *

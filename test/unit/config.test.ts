@@ -75,7 +75,7 @@ describe("configuration", () => {
   });
 
   it("exits non-zero with a clear message when started with a bad value", () => {
-    const result = spawnSync(process.execPath, ["src/main.ts"], {
+    const result = spawnSync(process.execPath, ["src/main.js"], {
       env: { ...process.env, NODE_ENV: "production", HERALD_API_KEYS: KEYS, HERALD_TOKEN_SECRET: "short" },
       encoding: "utf8",
       timeout: 10_000,
