@@ -36,6 +36,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
 # default signal actions" rule does not matter, and Herald spawns no processes that would leave
 # zombies (node:cluster workers are reaped by the primary). `docker run --init` (tini) also works.
 STOPSIGNAL SIGTERM
-# --max-semi-space-size=8: V8's young generation capped at 8 MB per semi-space. Same throughput,
-# about 100 MB less RSS under load (BENCHMARKS.md, "Memory").
-CMD ["node", "--max-semi-space-size=8", "src/main.js"]
+CMD ["node", "src/main.js"]

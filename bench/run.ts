@@ -15,7 +15,7 @@
  *   npm run bench -- [--mode closed|open] [--rate 10000] [--store redis|sqlite]
  *                    [--target herald,floor] [--duration 20] [--warmup 5] [--connections 64]
  *                    [--users 10000] [--seed-per-user 50] [--seed 1] [--out file.json]
- *                    [--herald-cmd "node --max-semi-space-size=8 src/main.js"] [--floor-cmd "node bench/floor.ts"]
+ *                    [--herald-cmd "node src/main.js"] [--floor-cmd "node bench/floor.ts"]
  *                    [--server-cpu 0] [--load-cpu 1] [--no-pin] [--env NAME=VALUE ...] [--keep]
  *                    [--server-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof-{target}"]
  *   --server-node-args (or BENCH_SERVER_NODE_ARGS): Node options for the server processes whose
@@ -25,7 +25,7 @@
  *   CI smoke: npm run bench -- --store sqlite --duration 2 --warmup 1 --users 200 --seed-per-user 5
  *
  * Targets:
- *  - herald: `node --max-semi-space-size=8 src/main.js`, as `npm start` and the Dockerfile run it.
+ *  - herald: `node src/main.js`, as `npm start` and the Dockerfile run it.
  *  - floor: a minimal node:http server (bench/floor.ts, not shipped) that makes the same store
  *    calls with no framework, validation or metrics. Herald's ops/s is reported as a fraction of
  *    the floor's measured in the same run. The floor is run by default when bench/floor.ts exists;
@@ -123,7 +123,7 @@ function parseOptions(argv: string[]): Options {
       "seed-per-user": { type: "string", default: String(DEFAULT_CONFIG.seedPerUser) },
       seed: { type: "string", default: String(DEFAULT_CONFIG.seed) },
       out: { type: "string" },
-      "herald-cmd": { type: "string", default: process.env.BENCH_HERALD_CMD ?? "node --max-semi-space-size=8 src/main.js" },
+      "herald-cmd": { type: "string", default: process.env.BENCH_HERALD_CMD ?? "node src/main.js" },
       "floor-cmd": { type: "string", default: process.env.BENCH_FLOOR_CMD ?? "node bench/floor.ts" },
       "server-node-args": { type: "string", default: process.env.BENCH_SERVER_NODE_ARGS ?? "" },
       "server-cpu": { type: "string", default: "0" },
