@@ -220,9 +220,6 @@ function tail(file: string, bytes = 4000): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Seeding
-
-// ---------------------------------------------------------------------------------------------
 // A server process
 
 /** Starts one server process of the target, pinned, and waits for /readyz, timing it. */
