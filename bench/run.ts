@@ -317,7 +317,6 @@ async function runTarget(target: Target, opts: Options): Promise<TargetResult> {
     );
     server = measured.child;
     const { port, readyMs } = measured;
-    const apiKey = secrets.apiKey;
     process.stderr.write(
       `[${target}] seeded with ${seeded.sends} bulk sends in ${seeded.seconds} s; measured server ready in ${readyMs} ms (${opts.store}); ${opts.warmupS} s warm-up + ${opts.durationS} s measured (${opts.mode}${opts.mode === "open" ? ` at ${opts.rate}/s` : ""}, ${opts.connections} connections)…\n`,
     );
@@ -325,7 +324,7 @@ async function runTarget(target: Target, opts: Options): Promise<TargetResult> {
     const genCfg: GeneratorConfig = {
       host: "127.0.0.1",
       port,
-      apiKey,
+      apiKey: secrets.apiKey,
       mode: opts.mode,
       rate: opts.rate,
       connections: opts.connections,
